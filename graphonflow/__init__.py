@@ -1,0 +1,15 @@
+"""graphonflow: gradient flows on large graphs and their graphon limits.
+
+The package computes homomorphism densities (and their L2 gradients) of small
+patterns in weighted graphs, step graphons and continuous graphons, and runs
+gradient flows of graph functionals.  Plotting lives in submodules that are
+imported on demand; ``import graphonflow`` never imports matplotlib.
+"""
+
+from .patterns import Pattern, as_pattern
+from .step import StepGraphon
+from .hom import HomWorkspace, hom_density, hom_density_grad
+
+# -- further public names are imported below, one line per module --
+
+__version__ = "0.1.0"

@@ -1,0 +1,42 @@
+"""Input checks shared by the public wrappers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SYM_RTOL = 1e-10
+
+
+def check_symmetric_matrix(A, name="W", dtype=None, copy=False):
+    """Return A as a finite, square, symmetric floating array, or raise ValueError.
+
+    Entries may differ from their transposes by rounding (relative 1e-10 of the
+    largest entry); anything larger is an error, not something to fix silently.
+    """
+    arr = np.array(A, dtype=dtype, copy=copy) if copy else np.asarray(A, dtype=dtype)
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a real numeric matrix, got dtype {arr.dtype}")
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    scale = float(np.max(np.abs(arr)))
+    err = float(np.max(np.abs(arr - arr.T)))
+    if err > SYM_RTOL * max(1.0, scale):
+        raise ValueError(f"{name} is not symmetric: max |W - W^T| = {err:.3g}")
+    return arr
+
+
+def as_rng(rng):
+    """A numpy Generator from a seed, a Generator or None."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
