@@ -11,5 +11,7 @@ from .step import StepGraphon
 from .hom import HomWorkspace, hom_density, hom_density_grad
 
 # -- further public names are imported below, one line per module --
+from .functionals import Functional, EdgeDensity, HomDensity, Entropy, RateFunction, Custom, ergm
+from .flow import flow, FlowResult
 
 __version__ = "0.1.0"

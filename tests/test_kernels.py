@@ -1,0 +1,110 @@
+"""The fused Numba kernels against their NumPy twins, and the scalar proximal map."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from graphonflow import _kernels as K
+
+
+def _data(m, dtype, seed=0, weighted=True):
+    rng = np.random.default_rng(seed)
+    B = rng.uniform(0.05, 0.95, (m, m))
+    B = (B + B.T) / 2
+    B[:7, :7] = 0.05  # some entries on the faces of the box [0.05, 0.95]
+    B[7:12, 7:12] = 0.95
+    G = rng.normal(size=(m, m))  # deliberately NOT symmetric: only the upper triangle is read
+    if weighted:
+        w = rng.uniform(0.5, 1.5, m)
+        w /= w.sum()
+    else:
+        w = np.full(m, 1.0 / m)
+    return B.astype(dtype), G.astype(dtype), w
+
+
+# m = 150 is not a multiple of the tile size: exercises ragged edge tiles
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+@pytest.mark.parametrize("which", ["euler", "prox"])
+def test_step_kernels_match_numpy_twins(dtype, alpha, which):
+    B, G, w = _data(150, dtype)
+    fast, ref = {"euler": (K.euler_step, K._euler_ref), "prox": (K.prox_step, K._prox_ref)}[which]
+    out, pg2 = fast(B, G, w, 0.05, gscale=0.3, alpha=alpha, beta=0.2, lo=0.05, hi=0.95)
+    out_ref, pg2_ref = ref(B, G, 0.3, w, 0.05, alpha, 0.2, 0.05, 0.95)
+    assert out.dtype == dtype
+    tol = 1e-15 if dtype == np.float64 else 0
+    np.testing.assert_allclose(out, out_ref, rtol=0, atol=max(tol, 4 * np.finfo(dtype).eps))
+    np.testing.assert_allclose(pg2, pg2_ref, rtol=1e-12)
+    assert np.array_equal(out, out.T)  # exact symmetry
+    assert out.min() >= np.float32(0.05) - 1e-7 and out.max() <= 0.95 + 1e-7
+    # the lower triangle of G is never read
+    G2 = np.triu(G) + np.tril(np.full_like(G, np.nan), -1)
+    out2, pg2b = fast(B, G2, w, 0.05, gscale=0.3, alpha=alpha, beta=0.2, lo=0.05, hi=0.95)
+    assert np.array_equal(out, out2) and pg2 == pg2b
+
+
+def test_projected_norm_kernel_and_face_clipping():
+    B, G, w = _data(70, np.float64, seed=1)
+    got = K.projected_grad_norm2(B, G, w, gscale=-0.4, alpha=0.3, beta=0.1, lo=0.05, hi=0.95)
+    assert got == pytest.approx(K._pg2_ref(B, G, -0.4, w, 0.3, 0.1, 0.05, 0.95), rel=1e-12)
+    # a gradient pushing every entry out through its face gives norm 0 on the faces
+    Bf = np.full((5, 5), 1.0)
+    w5 = np.full(5, 0.2)
+    assert K.projected_grad_norm2(Bf, None, w5, beta=-1.0) == 0.0  # velocity +1 at hi
+    assert K.projected_grad_norm2(Bf, None, w5, beta=+2.0) == pytest.approx(4.0)  # inward: kept
+
+
+def test_value_and_shift_kernels_match_twins():
+    B, _, w = _data(100, np.float64, seed=2)
+    B[0, :] = B[:, 0] = 0.0  # 0 log 0 = 0
+    B[1, 2:] = B[2:, 1] = 1.0
+    assert K.local_value(B, w, 0.5, -0.2, 0.3) == pytest.approx(K._local_value_ref(B, w, 0.5, -0.2, 0.3), rel=1e-13)
+    for lam in (-0.3, 0.0, 0.2):
+        assert K.shifted_mean(B, w, lam, 0.0, 1.0) == pytest.approx(K._shifted_mean_ref(B, w, lam, 0.0, 1.0), rel=1e-13)
+    C = B.copy()
+    K.apply_shift(C, 0.1, 0.0, 0.9)
+    np.testing.assert_array_equal(C, np.clip(B + 0.1, 0.0, 0.9))
+
+
+@pytest.mark.parametrize("y,tau,alpha,beta", [
+    (0.3, 0.1, 1.0, 0.0), (1.7, 5.0, 0.5, -1.0), (-0.05, 1e-2, 2.0, 0.3),
+    (0.999, 1e-8, 1.0, 0.0), (0.5, 1e6, 1.0, 0.0), (0.2, 0.3, 0.0, 0.5),
+])
+def test_prox_scalar_is_the_minimiser(y, tau, alpha, beta):
+    def obj(x):
+        h = x * np.log(x) + (1 - x) * np.log1p(-x) if 0 < x < 1 else 0.0
+        return 0.5 * (x - y) ** 2 + tau * (alpha * h + beta * x)
+
+    x = K.prox_scalar(y, 0.0, tau, alpha, beta, 0.0, 1.0)
+    if alpha == 0.0:
+        assert x == pytest.approx(np.clip(y - tau * beta, 0, 1), abs=1e-15)
+        return
+    assert 0.0 < x < 1.0
+    # first-order condition x - y + tau (alpha logit x + beta) = 0 (scaled residual)
+    res = x - y + tau * (alpha * np.log(x / (1 - x)) + beta)
+    assert abs(res) <= 1e-12 * (1 + tau)
+    ref = minimize_scalar(obj, bounds=(1e-300, 1 - 1e-16), method="bounded", options={"xatol": 1e-12})
+    assert obj(x) <= obj(ref.x) + 1e-12
+    # a box inside (0, 1) clips the unconstrained minimiser
+    assert K.prox_scalar(y, 0.0, tau, alpha, beta, 0.3, 0.31) == pytest.approx(np.clip(x, 0.3, 0.31))
+
+
+def test_nan_gradient_shows_in_the_norm():
+    B, G, w = _data(40, np.float64, seed=3, weighted=False)
+    G[3, 5] = np.nan
+    _, pg2 = K.euler_step(B, G, w, 0.1)
+    assert np.isnan(pg2)
+
+
+def test_wrappers_reject_bad_input():
+    B, G, w = _data(20, np.float64)
+    with pytest.raises(ValueError, match="dtype"):
+        K.euler_step(B, G.astype(np.float32), w, 0.1)
+    with pytest.raises(ValueError, match="square"):
+        K.euler_step(B[:, :5], None, w, 0.1)
+    with pytest.raises(ValueError, match="w must"):
+        K.prox_step(B, G, w[:5], 0.1)
+    with pytest.raises(ValueError, match="convex"):
+        K.prox_step(B, G, w, 0.1, alpha=-1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        K.euler_step(B, G, w, float("nan"))
