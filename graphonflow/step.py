@@ -114,6 +114,75 @@ class StepGraphon:
         vals = 0.5 * (vals + vals.T)
         return cls(vals, w)
 
+    @property
+    def breakpoints(self) -> np.ndarray:
+        """Interval endpoints 0 = e_0 < e_1 < ... < e_m = 1, shape (m + 1,); I_i = [e_i, e_{i+1})."""
+        e = np.concatenate(([0.0], np.cumsum(self.widths)))
+        e[-1] = 1.0
+        return e
+
+    def __call__(self, x, y):
+        """Evaluate W(x, y) = values[i, j] for x in I_i, y in I_j (vectorised, broadcasting).
+
+        >>> W = StepGraphon([[1.0, 0.0], [0.0, 1.0]])
+        >>> W([0.1, 0.9], [0.2, 0.2]).tolist()
+        [1.0, 0.0]
+        """
+        x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        if np.any((x < 0) | (x > 1) | (y < 0) | (y > 1)) or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            raise ValueError("graphon arguments must lie in [0, 1]")
+        inner = self.breakpoints[1:-1]
+        i = np.searchsorted(inner, x, side="right")
+        j = np.searchsorted(inner, y, side="right")
+        return self.values[i, j]
+
+    def relabel(self, perm) -> "StepGraphon":
+        """Rearrange the blocks: block k of the result is block ``perm[k]`` of self.
+
+        This is a measure-preserving relabelling of [0, 1], so every relabelling-invariant
+        quantity (homomorphism densities, cut distance) is unchanged.
+        """
+        p = np.asarray(perm)
+        if p.shape != (self.m,) or not np.array_equal(np.sort(p), np.arange(self.m)):
+            raise ValueError(f"perm must be a permutation of 0..{self.m - 1}")
+        return StepGraphon(self.values[np.ix_(p, p)], self.widths[p])
+
+    def refine(self, k: int) -> "StepGraphon":
+        """The same kernel with every block split into ``k`` equal sub-blocks (m * k blocks)."""
+        if int(k) != k or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        k = int(k)
+        B = np.repeat(np.repeat(self.values, k, axis=0), k, axis=1)
+        return StepGraphon(B, np.repeat(self.widths / k, k))
+
+    def to_networkx(self, weight: str = "weight"):
+        """Weighted networkx graph: node i has attribute ``width``, edge ij (loops included)
+        carries ``values[i, j]`` when it is non-zero."""
+        import networkx as nx
+
+        G = nx.Graph()
+        for i, wi in enumerate(self.widths):
+            G.add_node(i, width=float(wi))
+        iu, ju = np.nonzero(np.triu(self.values))
+        G.add_edges_from((int(a), int(b), {weight: float(self.values[a, b])}) for a, b in zip(iu, ju))
+        return G
+
+    @classmethod
+    def from_networkx(cls, G, weight: str | None = "weight", width: str = "width") -> "StepGraphon":
+        """Step graphon of a networkx graph: its weighted adjacency matrix (in ``G.nodes`` order)
+        with widths from the node attribute ``width`` when every node has it, else uniform."""
+        import networkx as nx
+
+        if G.is_directed() or G.is_multigraph():
+            raise ValueError("expected an undirected simple networkx graph")
+        if G.number_of_nodes() == 0:
+            raise ValueError("graph has no vertices")
+        A = nx.to_numpy_array(G, weight=weight, dtype=np.float64)
+        ws = [d.get(width) for _, d in G.nodes(data=True)]
+        if all(v is not None for v in ws):
+            return cls(A, np.asarray(ws, dtype=np.float64))
+        return cls(A)
+
     def edge_density(self) -> float:
         """t(K2, W) = sum_ij w_i w_j B_ij."""
         return float(self.widths @ self.values @ self.widths)
