@@ -119,178 +119,240 @@ def prox_scalar(y, s0, tau, alpha, beta, lo, hi):
 
 
 # --------------------------------------------------------------------------- kernels
+# Each kernel is a tile function (the work on one upper-triangular tile) and two
+# drivers: a parallel one (prange over tiles) and a serial one for small matrices,
+# where waking threads costs more than the work.
+
+
+@njit(cache=True, inline="always")
+def _bounds(tiles, t, ts, m):
+    I = tiles[t, 0]
+    J = tiles[t, 1]
+    i0 = I * ts
+    j0 = J * ts
+    return i0, min(i0 + ts, m), j0, min(j0 + ts, m), I == J
+
+
+@njit(cache=True)
+def _euler_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
+    i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    part = 0.0
+    for i in range(i0, i1):
+        wi = w[i]
+        js = i if diag else j0
+        for j in range(js, j1):
+            b = np.float64(B[i, j])
+            g = gscale * G[i, j] + beta
+            if alpha != 0.0:
+                g += alpha * np.log(b / (1.0 - b))
+            v = _proj_velocity(b, g, lo, hi)
+            x = b - dt * g
+            if x < lo:
+                x = lo
+            elif x > hi:
+                x = hi
+            out[i, j] = x
+            out[j, i] = x
+            q = wi * w[j] * v * v
+            part += q if i == j else 2.0 * q
+    return part
+
+
 @njit(parallel=True, cache=True)
 def _euler_kernel(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, ts):
-    m = B.shape[0]
     acc = 0.0
     for t in prange(tiles.shape[0]):
-        I = tiles[t, 0]
-        J = tiles[t, 1]
-        i0 = I * ts
-        i1 = min(i0 + ts, m)
-        j0 = J * ts
-        j1 = min(j0 + ts, m)
-        part = 0.0
-        for i in range(i0, i1):
-            wi = w[i]
-            js = i if I == J else j0
-            for j in range(js, j1):
-                b = np.float64(B[i, j])
-                g = gscale * G[i, j] + beta
-                if alpha != 0.0:
-                    g += alpha * np.log(b / (1.0 - b))
-                v = _proj_velocity(b, g, lo, hi)
-                x = b - dt * g
-                if x < lo:
-                    x = lo
-                elif x > hi:
-                    x = hi
-                out[i, j] = x
-                out[j, i] = x
-                q = wi * w[j] * v * v
-                part += q if i == j else 2.0 * q
-        acc += part
+        acc += _euler_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts)
     return acc
+
+
+@njit(cache=True)
+def _euler_kernel_serial(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, ts):
+    acc = 0.0
+    for t in range(tiles.shape[0]):
+        acc += _euler_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts)
+    return acc
+
+
+@njit(cache=True)
+def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
+    i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    part = 0.0
+    for i in range(i0, i1):
+        wi = w[i]
+        js = i if diag else j0
+        for j in range(js, j1):
+            b = np.float64(B[i, j])
+            gn = gscale * G[i, j]
+            s0 = 0.0
+            g = gn + beta
+            if alpha != 0.0:
+                s0 = np.log(b / (1.0 - b))
+                g += alpha * s0
+            v = _proj_velocity(b, g, lo, hi)
+            x = prox_scalar(b - dt * gn, s0, dt, alpha, beta, lo, hi)
+            out[i, j] = x
+            out[j, i] = x
+            q = wi * w[j] * v * v
+            part += q if i == j else 2.0 * q
+    return part
 
 
 @njit(parallel=True, cache=True)
 def _prox_kernel(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, ts):
-    m = B.shape[0]
     acc = 0.0
     for t in prange(tiles.shape[0]):
-        I = tiles[t, 0]
-        J = tiles[t, 1]
-        i0 = I * ts
-        i1 = min(i0 + ts, m)
-        j0 = J * ts
-        j1 = min(j0 + ts, m)
-        part = 0.0
-        for i in range(i0, i1):
-            wi = w[i]
-            js = i if I == J else j0
-            for j in range(js, j1):
-                b = np.float64(B[i, j])
-                gn = gscale * G[i, j]
-                s0 = 0.0
-                g = gn + beta
-                if alpha != 0.0:
-                    s0 = np.log(b / (1.0 - b))
-                    g += alpha * s0
-                v = _proj_velocity(b, g, lo, hi)
-                x = prox_scalar(b - dt * gn, s0, dt, alpha, beta, lo, hi)
-                out[i, j] = x
-                out[j, i] = x
-                q = wi * w[j] * v * v
-                part += q if i == j else 2.0 * q
-        acc += part
+        acc += _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts)
     return acc
+
+
+@njit(cache=True)
+def _prox_kernel_serial(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, ts):
+    acc = 0.0
+    for t in range(tiles.shape[0]):
+        acc += _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts)
+    return acc
+
+
+@njit(cache=True)
+def _pg2_tile(B, G, gscale, w, alpha, beta, lo, hi, tiles, t, ts):
+    i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    part = 0.0
+    for i in range(i0, i1):
+        wi = w[i]
+        js = i if diag else j0
+        for j in range(js, j1):
+            b = np.float64(B[i, j])
+            g = gscale * G[i, j] + beta
+            if alpha != 0.0:
+                g += alpha * np.log(b / (1.0 - b))
+            v = _proj_velocity(b, g, lo, hi)
+            q = wi * w[j] * v * v
+            part += q if i == j else 2.0 * q
+    return part
 
 
 @njit(parallel=True, cache=True)
 def _pg2_kernel(B, G, gscale, w, alpha, beta, lo, hi, tiles, ts):
-    m = B.shape[0]
     acc = 0.0
     for t in prange(tiles.shape[0]):
-        I = tiles[t, 0]
-        J = tiles[t, 1]
-        i0 = I * ts
-        i1 = min(i0 + ts, m)
-        j0 = J * ts
-        j1 = min(j0 + ts, m)
-        part = 0.0
-        for i in range(i0, i1):
-            wi = w[i]
-            js = i if I == J else j0
-            for j in range(js, j1):
-                b = np.float64(B[i, j])
-                g = gscale * G[i, j] + beta
-                if alpha != 0.0:
-                    g += alpha * np.log(b / (1.0 - b))
-                v = _proj_velocity(b, g, lo, hi)
-                q = wi * w[j] * v * v
-                part += q if i == j else 2.0 * q
-        acc += part
+        acc += _pg2_tile(B, G, gscale, w, alpha, beta, lo, hi, tiles, t, ts)
     return acc
+
+
+@njit(cache=True)
+def _pg2_kernel_serial(B, G, gscale, w, alpha, beta, lo, hi, tiles, ts):
+    acc = 0.0
+    for t in range(tiles.shape[0]):
+        acc += _pg2_tile(B, G, gscale, w, alpha, beta, lo, hi, tiles, t, ts)
+    return acc
+
+
+@njit(cache=True)
+def _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts):
+    i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    part = 0.0
+    for i in range(i0, i1):
+        wi = w[i]
+        js = i if diag else j0
+        for j in range(js, j1):
+            b = np.float64(B[i, j])
+            phi = beta * b + gamma
+            if alpha != 0.0:
+                h = 0.0
+                if b > 0.0:
+                    h += b * np.log(b)
+                if b < 1.0:
+                    h += (1.0 - b) * np.log(1.0 - b)
+                phi += alpha * h
+            q = wi * w[j] * phi
+            part += q if i == j else 2.0 * q
+    return part
 
 
 @njit(parallel=True, cache=True)
 def _local_value_kernel(B, w, alpha, beta, gamma, tiles, ts):
-    m = B.shape[0]
     acc = 0.0
     for t in prange(tiles.shape[0]):
-        I = tiles[t, 0]
-        J = tiles[t, 1]
-        i0 = I * ts
-        i1 = min(i0 + ts, m)
-        j0 = J * ts
-        j1 = min(j0 + ts, m)
-        part = 0.0
-        for i in range(i0, i1):
-            wi = w[i]
-            js = i if I == J else j0
-            for j in range(js, j1):
-                b = np.float64(B[i, j])
-                phi = beta * b + gamma
-                if alpha != 0.0:
-                    h = 0.0
-                    if b > 0.0:
-                        h += b * np.log(b)
-                    if b < 1.0:
-                        h += (1.0 - b) * np.log(1.0 - b)
-                    phi += alpha * h
-                q = wi * w[j] * phi
-                part += q if i == j else 2.0 * q
-        acc += part
+        acc += _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts)
     return acc
+
+
+@njit(cache=True)
+def _local_value_kernel_serial(B, w, alpha, beta, gamma, tiles, ts):
+    acc = 0.0
+    for t in range(tiles.shape[0]):
+        acc += _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts)
+    return acc
+
+
+@njit(cache=True)
+def _shifted_mean_tile(B, w, lam, lo, hi, tiles, t, ts):
+    i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    part = 0.0
+    for i in range(i0, i1):
+        wi = w[i]
+        js = i if diag else j0
+        for j in range(js, j1):
+            x = B[i, j] + lam
+            if x < lo:
+                x = lo
+            elif x > hi:
+                x = hi
+            q = wi * w[j] * x
+            part += q if i == j else 2.0 * q
+    return part
 
 
 @njit(parallel=True, cache=True)
 def _shifted_mean_kernel(B, w, lam, lo, hi, tiles, ts):
-    m = B.shape[0]
     acc = 0.0
     for t in prange(tiles.shape[0]):
-        I = tiles[t, 0]
-        J = tiles[t, 1]
-        i0 = I * ts
-        i1 = min(i0 + ts, m)
-        j0 = J * ts
-        j1 = min(j0 + ts, m)
-        part = 0.0
-        for i in range(i0, i1):
-            wi = w[i]
-            js = i if I == J else j0
-            for j in range(js, j1):
-                x = B[i, j] + lam
-                if x < lo:
-                    x = lo
-                elif x > hi:
-                    x = hi
-                q = wi * w[j] * x
-                part += q if i == j else 2.0 * q
-        acc += part
+        acc += _shifted_mean_tile(B, w, lam, lo, hi, tiles, t, ts)
     return acc
+
+
+@njit(cache=True)
+def _shifted_mean_kernel_serial(B, w, lam, lo, hi, tiles, ts):
+    acc = 0.0
+    for t in range(tiles.shape[0]):
+        acc += _shifted_mean_tile(B, w, lam, lo, hi, tiles, t, ts)
+    return acc
+
+
+@njit(cache=True)
+def _apply_shift_tile(B, lam, lo, hi, tiles, t, ts):
+    i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    for i in range(i0, i1):
+        js = i if diag else j0
+        for j in range(js, j1):
+            x = B[i, j] + lam
+            if x < lo:
+                x = lo
+            elif x > hi:
+                x = hi
+            B[i, j] = x
+            B[j, i] = x
 
 
 @njit(parallel=True, cache=True)
 def _apply_shift_kernel(B, lam, lo, hi, tiles, ts):
-    m = B.shape[0]
     for t in prange(tiles.shape[0]):
-        I = tiles[t, 0]
-        J = tiles[t, 1]
-        i0 = I * ts
-        i1 = min(i0 + ts, m)
-        j0 = J * ts
-        j1 = min(j0 + ts, m)
-        for i in range(i0, i1):
-            js = i if I == J else j0
-            for j in range(js, j1):
-                x = B[i, j] + lam
-                if x < lo:
-                    x = lo
-                elif x > hi:
-                    x = hi
-                B[i, j] = x
-                B[j, i] = x
+        _apply_shift_tile(B, lam, lo, hi, tiles, t, ts)
+
+
+@njit(cache=True)
+def _apply_shift_kernel_serial(B, lam, lo, hi, tiles, ts):
+    for t in range(tiles.shape[0]):
+        _apply_shift_tile(B, lam, lo, hi, tiles, t, ts)
+
+
+#: below this many entries the serial drivers are used (thread wake-up dominates)
+PARALLEL_MIN = 128 * 128
+
+
+def _pick(par, ser, m):
+    return par if m * m >= PARALLEL_MIN else ser
 
 
 # --------------------------------------------------------------------------- NumPy twins
@@ -432,7 +494,7 @@ def euler_step(B, G, w, dt, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, 
     dt, gscale, alpha, beta, lo, hi = _scalars(dt, gscale, alpha, beta, lo, hi)
     if out is None:
         out = np.empty_like(B)
-    pg2 = _euler_kernel(B, G, gscale, w, dt, alpha, beta, lo, hi, out, _tiles(B.shape[0]), TILE)
+    pg2 = _pick(_euler_kernel, _euler_kernel_serial, B.shape[0])(B, G, gscale, w, dt, alpha, beta, lo, hi, out, _tiles(B.shape[0]), TILE)
     return out, float(pg2)
 
 
@@ -460,7 +522,7 @@ def prox_step(B, G, w, dt, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, o
         raise ValueError("the proximal step needs a convex local part (alpha >= 0)")
     if out is None:
         out = np.empty_like(B)
-    pg2 = _prox_kernel(B, G, gscale, w, dt, alpha, beta, lo, hi, out, _tiles(B.shape[0]), TILE)
+    pg2 = _pick(_prox_kernel, _prox_kernel_serial, B.shape[0])(B, G, gscale, w, dt, alpha, beta, lo, hi, out, _tiles(B.shape[0]), TILE)
     return out, float(pg2)
 
 
@@ -470,26 +532,26 @@ def projected_grad_norm2(B, G, w, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi
         G, gscale = B, 0.0
     _check(B, w, ("G", G))
     gscale, alpha, beta, lo, hi = _scalars(gscale, alpha, beta, lo, hi)
-    return float(_pg2_kernel(B, G, gscale, w, alpha, beta, lo, hi, _tiles(B.shape[0]), TILE))
+    return float(_pick(_pg2_kernel, _pg2_kernel_serial, B.shape[0])(B, G, gscale, w, alpha, beta, lo, hi, _tiles(B.shape[0]), TILE))
 
 
 def local_value(B, w, alpha, beta, gamma=0.0):
     """``sum_ij w_i w_j (alpha h(B_ij) + beta B_ij + gamma)`` with 0 log 0 = 0 (one pass)."""
     _check(B, w)
     alpha, beta, gamma = _scalars(alpha, beta, gamma)
-    return float(_local_value_kernel(B, w, alpha, beta, gamma, _tiles(B.shape[0]), TILE))
+    return float(_pick(_local_value_kernel, _local_value_kernel_serial, B.shape[0])(B, w, alpha, beta, gamma, _tiles(B.shape[0]), TILE))
 
 
 def shifted_mean(B, w, lam, lo, hi):
     """``sum_ij w_i w_j clip(B_ij + lam, lo, hi)`` (one pass), for the density constraint."""
     _check(B, w)
     lam, lo, hi = _scalars(lam, lo, hi)
-    return float(_shifted_mean_kernel(B, w, lam, lo, hi, _tiles(B.shape[0]), TILE))
+    return float(_pick(_shifted_mean_kernel, _shifted_mean_kernel_serial, B.shape[0])(B, w, lam, lo, hi, _tiles(B.shape[0]), TILE))
 
 
 def apply_shift(B, lam, lo, hi):
     """In place: ``B <- clip(B + lam, lo, hi)``, symmetric exactly."""
     _check(B, np.zeros(B.shape[0]) if isinstance(B, np.ndarray) and B.ndim == 2 else None)
     lam, lo, hi = _scalars(lam, lo, hi)
-    _apply_shift_kernel(B, lam, lo, hi, _tiles(B.shape[0]), TILE)
+    _pick(_apply_shift_kernel, _apply_shift_kernel_serial, B.shape[0])(B, lam, lo, hi, _tiles(B.shape[0]), TILE)
     return B

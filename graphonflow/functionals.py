@@ -340,6 +340,7 @@ class HomDensity(Functional):
 
     def __init__(self, F):
         self.pattern = as_pattern(F)
+        self._cycle = self.pattern.is_cycle  # cached: checked at every flow step
 
     def _value(self, pt):
         return pt.ws.density(self.pattern)
@@ -349,7 +350,7 @@ class HomDensity(Functional):
 
     def _nl_grad(self, pt):
         P = self.pattern
-        if P.is_cycle:
+        if self._cycle:
             return pt.ws.path_power(P.k - 1), float(P.k)
         return pt.ws.grad(P), 1.0
 

@@ -26,7 +26,10 @@ def _data(m, dtype, seed=0, weighted=True):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("alpha", [0.0, 0.7])
 @pytest.mark.parametrize("which", ["euler", "prox"])
-def test_step_kernels_match_numpy_twins(dtype, alpha, which):
+@pytest.mark.parametrize("parallel", [True, False])
+def test_step_kernels_match_numpy_twins(dtype, alpha, which, parallel, monkeypatch):
+    if not parallel:  # force the serial drivers
+        monkeypatch.setattr(K, "PARALLEL_MIN", 10**12)
     B, G, w = _data(150, dtype)
     fast, ref = {"euler": (K.euler_step, K._euler_ref), "prox": (K.prox_step, K._prox_ref)}[which]
     out, pg2 = fast(B, G, w, 0.05, gscale=0.3, alpha=alpha, beta=0.2, lo=0.05, hi=0.95)
@@ -44,7 +47,7 @@ def test_step_kernels_match_numpy_twins(dtype, alpha, which):
 
 
 def test_projected_norm_kernel_and_face_clipping():
-    B, G, w = _data(70, np.float64, seed=1)
+    B, G, w = _data(170, np.float64, seed=1)
     got = K.projected_grad_norm2(B, G, w, gscale=-0.4, alpha=0.3, beta=0.1, lo=0.05, hi=0.95)
     assert got == pytest.approx(K._pg2_ref(B, G, -0.4, w, 0.3, 0.1, 0.05, 0.95), rel=1e-12)
     # a gradient pushing every entry out through its face gives norm 0 on the faces
@@ -54,7 +57,10 @@ def test_projected_norm_kernel_and_face_clipping():
     assert K.projected_grad_norm2(Bf, None, w5, beta=+2.0) == pytest.approx(4.0)  # inward: kept
 
 
-def test_value_and_shift_kernels_match_twins():
+@pytest.mark.parametrize("parallel", [True, False])
+def test_value_and_shift_kernels_match_twins(parallel, monkeypatch):
+    if not parallel:
+        monkeypatch.setattr(K, "PARALLEL_MIN", 10**12)
     B, _, w = _data(100, np.float64, seed=2)
     B[0, :] = B[:, 0] = 0.0  # 0 log 0 = 0
     B[1, 2:] = B[2:, 1] = 1.0

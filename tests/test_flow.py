@@ -1,0 +1,352 @@
+"""The flow driver: energy identity, closed forms, the n^2 correspondence, equivariance,
+orders of convergence, Mantel, ERGM fixed points, options and failure statuses."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
+
+from graphonflow import (
+    Custom,
+    EdgeDensity,
+    Entropy,
+    HomDensity,
+    RateFunction,
+    StepGraphon,
+    ergm,
+    flow,
+)
+
+
+def _sym(rng, m, lo=0.0, hi=1.0):
+    A = rng.uniform(lo, hi, (m, m))
+    return (A + A.T) / 2
+
+
+def _logit(x):
+    return np.log(x / (1 - x))
+
+
+# ----------------------------------------------------------------------------- energy
+def test_energy_identity_with_active_box_faces():
+    """dF/dt = -||P DF||^2, with some entries pinned on the faces of [0, 1]."""
+    rng = np.random.default_rng(0)
+    A = _sym(rng, 12)
+    A[0, 1:4] = A[1:4, 0] = 1.0  # -DF = 2 - 3 A^2/n > 0: pushes out through 1, stays pinned
+    A[5, 5] = 0.0  # pushed inward: leaves the face
+    F = HomDensity("K3") - 2 * EdgeDensity()
+    dt = 1e-5
+    res = flow(F, A, t1=20 * dt, dt=dt, integrator="euler", save_every=1)
+    assert res.status == "t1" and len(res.times) == 21
+    assert np.all(res.W[0, 1:4] == 1.0) and res.W[5, 5] > 0
+    E, g = res.energies, res.grad_norms
+    for k in (5, 10, 15):
+        dEdt = (E[k + 1] - E[k - 1]) / (2 * dt)
+        assert dEdt == pytest.approx(-g[k] ** 2, rel=1e-4)
+
+
+@pytest.mark.parametrize("integrator", ["prox", "euler", "heun"])
+def test_integrated_energy_identity_and_monotone_decrease(integrator):
+    rng = np.random.default_rng(1)
+    A = _sym(rng, 10, 0.1, 0.9)
+    F = ergm([-0.6, 1.2, -0.4], ["K2", "K3", "C4"])
+    dt = 2e-3
+    res = flow(F, A, t1=0.4, dt=dt, integrator=integrator, save_every=1)
+    E, g = res.energies, res.grad_norms
+    assert np.all(np.diff(E) <= 1e-15)
+    # F(T) - F(0) = -int_0^T ||P DF||^2 dt (trapezoid, error O(dt))
+    integral = np.trapezoid(g**2, res.times) if hasattr(np, "trapezoid") else np.trapz(g**2, res.times)
+    assert E[-1] - E[0] == pytest.approx(-integral, rel=5e-3)
+
+
+# ----------------------------------------------------------------------------- closed forms
+@pytest.mark.parametrize("integrator", ["euler", "prox", "heun"])
+def test_constant_data_stays_constant_with_closed_form_odes(integrator):
+    p0 = 0.6
+    A = np.full((7, 7), p0)
+    T = 1.0
+    dt = 1e-3
+    # descent of t(K3): p' = -3 p^2, p(t) = p0 / (1 + 3 p0 t)
+    res = flow(HomDensity("K3"), A, t1=T, dt=dt, integrator=integrator)
+    assert np.ptp(res.W) <= 1e-14
+    tol = 1e-5 if integrator == "heun" else 2e-3
+    assert res.W[0, 0] == pytest.approx(p0 / (1 + 3 * p0 * T), rel=tol)
+    # descent of t(C4): p' = -4 p^3, p(t) = p0 / sqrt(1 + 8 p0^2 t)
+    res = flow(HomDensity("C4"), A, t1=T, dt=dt, integrator=integrator)
+    assert np.ptp(res.W) <= 1e-14
+    assert res.W[0, 0] == pytest.approx(p0 / math.sqrt(1 + 8 * p0**2 * T), rel=tol)
+
+
+def test_heun_constant_solution_is_second_order_accurate():
+    p0 = 0.6
+    errs = []
+    for dt in (0.02, 0.01):
+        res = flow(HomDensity("K3"), np.full((3, 3), p0), t1=1.0, dt=dt, integrator="heun")
+        errs.append(abs(res.W[0, 0] - p0 / (1 + 3 * p0)))
+    assert 3.5 < errs[0] / errs[1] < 4.5
+
+
+def test_edge_plus_entropy_and_mantel_constant_fixed_points():
+    # -b t(K2) + 1/2 E: u' = b - 1/2 logit(u), fixed point sigmoid(2b)
+    b = 0.7
+    res = flow(-b * EdgeDensity() + 0.5 * Entropy(), np.full((4, 4), 0.1), t1=100, dt=1.0, gtol=1e-13)
+    assert res.status == "steady"
+    assert res.W[0, 0] == pytest.approx(1 / (1 + math.exp(-2 * b)), abs=1e-12)
+    # Mantel from a constant start: p' = 1 - 3 p^2 -> 1/sqrt(3)
+    res = flow(HomDensity("K3") - EdgeDensity(), np.full((6, 6), 0.9), t1=50, dt=0.02, integrator="euler")
+    assert np.ptp(res.W) <= 1e-14
+    assert res.W[0, 0] == pytest.approx(1 / math.sqrt(3), abs=1e-12)
+    # the rate function pulls everything back to p
+    res = flow(RateFunction(0.3), np.full((4, 4), 0.8), t1=100, dt=1.0, gtol=1e-13)
+    assert res.W[0, 0] == pytest.approx(0.3, abs=1e-12)
+
+
+# ----------------------------------------------------------------------------- time scale
+@pytest.mark.parametrize("with_entropy", [False, True])
+def test_exact_n2_correspondence_with_euclidean_gradient_descent(with_entropy):
+    """Hand-rolled projected GD on f_n(A) = F(W_A), Frobenius gradient on the full matrix.
+
+    Since n^2 grad f_n = DF (block values), a Euclidean step eta is graphon time eta / n^2:
+    k steps of GD with step eta equal the Euler flow with dt = eta / n^2, to rounding.
+    """
+    n = 11
+    rng = np.random.default_rng(2)
+    A = _sym(rng, n, 0.2, 0.95)
+    b1, b2 = 1.5, 0.8
+    F = -b1 * EdgeDensity() - b2 * HomDensity("K3")
+    if with_entropy:
+        F = F + 0.5 * Entropy()
+
+    def frob_grad(X):  # d/dX of -b1 sum(X)/n^2 - b2 tr(X^3)/n^3 (+ 1/2 sum h(X) / n^2)
+        g = -b1 / n**2 - 3 * b2 * (X @ X) / n**3
+        if with_entropy:
+            g = g + 0.5 * _logit(X) / n**2
+        return g
+
+    dt = 2e-3
+    eta = dt * n**2
+    X = A.copy()
+    steps = 40
+    for _ in range(steps):
+        X = np.clip(X - eta * frob_grad(X), 0.0, 1.0)
+    res = flow(F, A, t1=steps * dt, dt=dt, integrator="euler")
+    assert res.n_steps == steps
+    if not with_entropy:
+        assert np.sum(X == 1.0) > 0  # the box is active
+    np.testing.assert_allclose(res.W, X, rtol=0, atol=1e-13)
+
+
+def test_matrix_flow_equals_step_graphon_flow_and_refinement():
+    rng = np.random.default_rng(3)
+    F = ergm([-0.3, 1.0, 0.5], ["K2", "K3", "P3"])
+    A = _sym(rng, 6, 0.1, 0.9)
+    r1 = flow(F, A, t1=0.5, dt=0.01)
+    r2 = flow(F, StepGraphon(A), t1=0.5, dt=0.01)
+    np.testing.assert_allclose(r1.W, r2.W, rtol=0, atol=1e-14)
+    # weighted step graphon vs its refinement into equal blocks (a uniform 4 x 4 matrix)
+    B = _sym(rng, 3, 0.1, 0.9)
+    w = np.array([0.5, 0.25, 0.25])
+    idx = [0, 0, 1, 2]
+    rw = flow(F, StepGraphon(B, w), t1=0.5, dt=0.01)
+    rr = flow(F, B[np.ix_(idx, idx)], t1=0.5, dt=0.01)
+    np.testing.assert_allclose(rr.W, rw.W[np.ix_(idx, idx)], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(rr.energies, rw.energies, rtol=1e-13)
+
+
+def test_relabelling_equivariance():
+    rng = np.random.default_rng(4)
+    A = _sym(rng, 15)
+    perm = rng.permutation(15)
+    F = HomDensity("K3") - EdgeDensity() + 0.05 * HomDensity("C4")
+    r = flow(F, A, t1=2.0, dt=0.01, integrator="euler")
+    rp = flow(F, A[np.ix_(perm, perm)], t1=2.0, dt=0.01, integrator="euler")
+    np.testing.assert_allclose(rp.W, r.W[np.ix_(perm, perm)], rtol=0, atol=1e-12)
+    assert rp.energies[-1] == pytest.approx(r.energies[-1], rel=1e-12)
+
+
+@pytest.mark.parametrize("integrator,order", [("euler", 1), ("prox", 1), ("heun", 2)])
+def test_observed_order_of_convergence(integrator, order):
+    rng = np.random.default_rng(5)
+    A = _sym(rng, 5, 0.3, 0.7)
+    F = ergm([0.2, 1.5, -0.8], ["K2", "K3", "C4"])
+    T = 0.5
+    ref = flow(F, A, t1=T, dt=1e-4, integrator="heun").W
+    errs = [np.max(np.abs(flow(F, A, t1=T, dt=dt, integrator=integrator).W - ref)) for dt in (0.05, 0.025, 0.0125)]
+    orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert np.all(np.abs(orders - order) < 0.2), orders
+
+
+# ----------------------------------------------------------------------------- landmarks
+def test_mantel_from_random_data_ends_complete_bipartite():
+    rng = np.random.default_rng(1)
+    n = 20
+    A = _sym(rng, n)
+    F = HomDensity("K3") - EdgeDensity()
+    res = flow(F, A, t1=200, dt=0.05, integrator="euler", gtol=1e-12)
+    assert res.status == "steady"
+    W = res.W
+    assert set(np.unique(W)) <= {0.0, 1.0}
+    side = W[0] == 0.0  # vertex 0's side (it has no loop: W[0, 0] = 0)
+    expected = (side[:, None] != side[None, :]).astype(float)
+    np.testing.assert_array_equal(W, expected)
+    a = side.mean()
+    assert 1 / 3 < a < 2 / 3  # both parts larger than 1/3: a strict local minimiser
+    assert res.energy == pytest.approx(-2 * a * (1 - a), abs=1e-14)
+    assert HomDensity("K3").value(W) == 0.0
+
+
+def _ergm_roots(b1, b2):
+    g = lambda u: b1 + 3 * b2 * u * u - 0.5 * _logit(u)  # noqa: E731  (= -DF at the constant u)
+    us = np.linspace(1e-6, 1 - 1e-6, 100001)
+    v = g(us)
+    idx = np.nonzero(np.sign(v[:-1]) != np.sign(v[1:]))[0]
+    return [brentq(g, us[i], us[i + 1], xtol=1e-15) for i in idx]
+
+
+@pytest.mark.parametrize("u0,branch", [(0.5, 0), (0.7, 2), (0.05, 0), (0.99, 2)])
+def test_ergm_constant_starts_converge_to_chatterjee_diaconis_branches(u0, branch):
+    b1, b2 = -0.9, 1.0  # three solutions of u = sigmoid(2 b1 + 6 b2 u^2): two local maxima
+    roots = _ergm_roots(b1, b2)
+    assert len(roots) == 3
+    u_star = roots[branch]
+    assert u_star == pytest.approx(1 / (1 + math.exp(-(2 * b1 + 6 * b2 * u_star**2))), abs=1e-12)
+    res = flow(ergm([b1, b2]), np.full((5, 5), u0), t1=500, dt=0.5, gtol=1e-12)
+    assert res.status == "steady"
+    assert np.ptp(res.W) <= 1e-13
+    assert res.W[0, 0] == pytest.approx(u_star, abs=1e-11)
+
+
+def test_ergm_radin_yin_critical_point():
+    """beta = (ln2/2 - 3/4, 9/16): u* = 2/3 is a triple root, approached like t^(-1/2)."""
+    b1, b2 = math.log(2) / 2 - 0.75, 9 / 16
+    g = lambda t, u: b1 + 3 * b2 * u**2 - 0.5 * _logit(u)  # noqa: E731
+    for u0 in (0.5, 0.8):
+        # adaptive Euler: near the degenerate fixed point explicit steps stay stable and
+        # accurate in time (prox with large steps would be stable but slow in graphon time)
+        res = flow(ergm([b1, b2]), np.full((4, 4), u0), t1=1e7, integrator="euler", adaptive=True,
+                   dt=1.0, dt_max=2e3, save_at=[1e5, 1e6, 1e7])
+        assert res.status == "t1" and np.ptp(res.W) <= 1e-13
+        errs = np.array([s[0, 0] for s in res.states]) - 2 / 3
+        assert np.all(np.sign(errs) == np.sign(u0 - 2 / 3))  # never crosses the critical point
+        assert abs(errs[-1]) < 1.5e-4
+        assert 2.9 < errs[1] / errs[2] < 3.4  # algebraic decay: sqrt(10) per decade of time
+        # and the trajectory is the 1-D ODE's
+        ode = solve_ivp(g, (0, 1e5), [u0], method="LSODA", rtol=1e-11, atol=1e-13)
+        assert errs[0] == pytest.approx(ode.y[0, -1] - 2 / 3, rel=0.05)
+
+
+# ----------------------------------------------------------------------------- options
+def test_saving_options_and_save_fn():
+    A = _sym(np.random.default_rng(6), 8, 0.2, 0.8)
+    F = ergm([-0.2, 0.5])
+    r = flow(F, A, t1=1.0, dt=0.03, save_at=[0.0, 0.1, 0.55, 1.0])
+    np.testing.assert_allclose(r.times, [0.0, 0.1, 0.55, 1.0], atol=1e-15)
+    assert len(r.states) == 4 and np.array_equal(r.states[-1], r.W)
+    assert r.energies[1] == pytest.approx(F.value(r.states[1]), rel=1e-13)
+    r2 = flow(F, A, t1=1.0, dt=0.03, save_every=10, save_fn=lambda t, B: float(B.mean()))
+    assert r2.times[0] == 0.0 and r2.times[-1] == pytest.approx(1.0)
+    assert len(r2.times) == 1 + 3 + 1  # t=0, steps 10, 20, 30, final (step 34)
+    assert r2.states[-1] == pytest.approx(r2.W.mean(), rel=1e-14)
+    assert r2.n_steps == 34 and len(r2.dt_history) == 34
+    assert r2.dt_history[-1] == pytest.approx(1.0 - 33 * 0.03)
+    # the default saves t=0 and the end only
+    r3 = flow(F, A, t1=1.0, dt=0.03)
+    assert len(r3.times) == 2 and r3.grad_norms[-1] < r3.grad_norms[0]
+
+
+def test_max_steps_and_steady_statuses():
+    A = np.full((4, 4), 0.3)
+    F = -EdgeDensity() + 0.5 * Entropy()
+    r = flow(F, A, t1=10.0, dt=0.1, max_steps=7)
+    assert r.status == "max_steps" and not r.success and r.n_steps == 7
+    assert "raise max_steps" in r.message and "t=0.7" in r.message
+    assert r.t == pytest.approx(0.7) and r.times[-1] == r.t
+    r = flow(F, A, t1=1e3, dt=0.5, gtol=1e-9)
+    assert r.status == "steady" and r.success and r.grad_norms[-1] <= 1e-9
+
+
+def test_nonfinite_gradient_returns_finished_work():
+    base = HomDensity("K3")
+
+    def grad(B, w):
+        G = base.grad(B)
+        if B.mean() < 0.3:
+            G = G.copy()
+            G[0, 0] = np.nan
+        return G
+
+    F = Custom(lambda B, w: base.value(B), grad)
+    r = flow(F, np.full((5, 5), 0.6), t1=10.0, dt=0.01, save_every=50)
+    assert r.status == "nonfinite" and not r.success
+    assert np.all(np.isfinite(r.W)) and 0.29 < r.W.mean() < 0.3
+    assert np.all(np.isfinite(r.energies))
+    assert len(r.states) == 3 and r.times[1] == pytest.approx(0.5)  # t=0, step 50, last finite
+    assert "non-finite" in r.message
+
+
+def test_adaptive_never_increases_energy_and_reports_steps():
+    rng = np.random.default_rng(7)
+    A = _sym(rng, 10, 0.02, 0.98)
+    F = ergm([-0.5, 1.0])
+    r = flow(F, A, t1=20.0, integrator="euler", adaptive=True, dt=5.0, save_every=1)
+    assert r.status == "t1"
+    assert r.n_rejected > 0  # the first, too-large Euler step on the entropy is rejected
+    assert np.all(np.diff(r.energies) <= 1e-12 * (1 + np.abs(r.energies[:-1])))
+    assert len(r.dt_history) == r.n_steps and r.dt_history.sum() == pytest.approx(20.0)
+    assert r.n_grad_evals == 1 + r.n_steps + r.n_rejected
+
+
+def test_float32_dtype():
+    rng = np.random.default_rng(8)
+    A = _sym(rng, 30, 0.1, 0.9)
+    F = ergm([-0.3, 0.8])
+    r64 = flow(F, A, t1=1.0, dt=0.05)
+    r32 = flow(F, A, t1=1.0, dt=0.05, dtype=np.float32)
+    assert r32.W.dtype == np.float32 and r64.W.dtype == np.float64
+    np.testing.assert_allclose(r32.W, r64.W, atol=2e-6)
+
+
+def test_density_constraint_and_theory_box():
+    rng = np.random.default_rng(9)
+    A = _sym(rng, 12)
+    r = flow(HomDensity("K3"), A, t1=30.0, dt=0.05, density=0.5, save_every=20)
+    means = [float(s.mean()) for s in r.states]
+    np.testing.assert_allclose(means, 0.5, atol=1e-13)
+    assert np.all(np.diff(r.energies) <= 1e-15)
+    assert r.energy < 0.05  # triangle-poor at density 1/2 (bipartite-like: t(K3) -> 0)
+    # the [-1, 1] box of the theory papers, for a functional without entropy
+    B = _sym(rng, 8, -1.0, 1.0)
+    r = flow(HomDensity("K3") + 0.5 * HomDensity("C4"), B, t1=2.0, dt=0.01, box=(-1.0, 1.0), save_every=10)
+    assert r.W.min() >= -1.0 and r.W.max() <= 1.0
+    assert np.all(np.diff(r.energies) <= 1e-15)
+
+
+def test_bad_input():
+    A = np.full((3, 3), 0.5)
+    F = ergm([0.1, 0.2])
+    with pytest.raises(ValueError, match="not symmetric"):
+        flow(F, A + np.triu(np.full((3, 3), 0.1), 1), t1=1, dt=0.1)
+    N = A.copy()
+    N[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        flow(F, N, t1=1, dt=0.1)
+    with pytest.raises(ValueError, match="outside the box"):
+        flow(HomDensity("K3"), A + 1.0, t1=1, dt=0.1)
+    with pytest.raises(ValueError, match="inside \\[0, 1\\]"):
+        flow(F, A, t1=1, dt=0.1, box=(-1, 1))
+    with pytest.raises(ValueError, match="strictly inside"):
+        flow(F, np.eye(3), t1=1, dt=0.1)
+    with pytest.raises(ValueError, match="dt"):
+        flow(F, A, t1=1)
+    with pytest.raises(ValueError, match="integrator"):
+        flow(F, A, t1=1, dt=0.1, integrator="rk4")
+    with pytest.raises(ValueError, match="save_at"):
+        flow(F, A, t1=1, dt=0.1, save_at=[0.5, 2.0])
+    with pytest.raises(ValueError, match="convex"):
+        flow(HomDensity("K3") - Entropy(), A, t1=1, dt=0.1, integrator="prox")
+    with pytest.raises(TypeError):
+        flow(lambda W: 0.0, A, t1=1, dt=0.1)
+    with pytest.raises(ValueError, match="box"):
+        flow(HomDensity("K3"), A, t1=1, dt=0.1, box=(1, 0))
