@@ -1,0 +1,291 @@
+"""Cut norm, cut distance and L2 distances with certified bounds (graphonflow.cut)."""
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import wasserstein_distance
+
+from graphonflow import StepGraphon, hom_density
+from graphonflow.cut import (
+    _enumerate_cut_numba,
+    _enumerate_cut_numpy,
+    _hoffman_wielandt,
+    _operator_spectrum,
+    _swap_search_numba,
+    _swap_search_numpy,
+    _wasserstein,
+    cut_distance,
+    cut_norm,
+    delta2_distance,
+    l2_distance,
+)
+from graphonflow.graphons import Graphon, constant, mean_xy, sbm
+from graphonflow.sampling import sample
+
+
+def random_step(rng, m, signed=True, uniform=False):
+    D = rng.normal(size=(m, m)) if signed else rng.random((m, m))
+    D = 0.5 * (D + D.T)
+    if uniform:
+        return StepGraphon(D)
+    w = rng.random(m) + 0.2
+    return StepGraphon(D, w / w.sum())
+
+
+def brute_force_cut_norm(S: StepGraphon):
+    w, D = S.widths, S.values
+    M = w[:, None] * D * w[None, :]
+    m = S.m
+    best = 0.0
+    subsets = [np.array(s, dtype=bool) for s in itertools.product((0, 1), repeat=m)]
+    for s in subsets:
+        for t in subsets:
+            best = max(best, abs(M[np.ix_(s, t)].sum()))
+    return best
+
+
+def attained(S: StepGraphon, res):
+    w, D = S.widths, S.values
+    return abs(float(w[res.S] @ D[np.ix_(res.S, res.T)] @ w[res.T]))
+
+
+def test_enumeration_numba_matches_numpy_twin():
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 5, 9, 12):
+        M = rng.normal(size=(m, m))
+        M = M + M.T
+        v1, mask1, s1 = _enumerate_cut_numba(M)
+        v2, mask2, s2 = _enumerate_cut_numpy(M)
+        assert v1 == pytest.approx(v2, rel=1e-12)
+        for mask, sgn in ((mask1, s1), (mask2, s2)):  # each returned S attains the value
+            S = ((mask >> np.arange(m)) & 1).astype(bool)
+            r = M[S].sum(axis=0)
+            assert (r[r > 0].sum() if sgn > 0 else -r[r < 0].sum()) == pytest.approx(v1, rel=1e-12)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 6])
+def test_exact_matches_brute_force(m):
+    rng = np.random.default_rng(m)
+    for _ in range(3):
+        S = random_step(rng, m)
+        res = cut_norm(S)
+        assert res.method == "exact" and res.lower == res.upper
+        assert res.lower == pytest.approx(brute_force_cut_norm(S), rel=1e-12)
+        assert attained(S, res) == pytest.approx(res.lower, rel=1e-12)
+
+
+def test_exact_known_values():
+    r = cut_norm(np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    assert (r.lower, r.upper) == (0.25, 0.25)
+    assert cut_norm(constant(0.3), constant(0.1)).lower == pytest.approx(0.2)
+    # complete bipartite (1/2) vs constant 1/2: S = T = first half, |1/4 * (0 - 1/2)| = 1/8
+    assert cut_norm(sbm([[0, 1], [1, 0]]), constant(0.5)).lower == pytest.approx(1 / 8)
+    # identical blocks are merged: a 40 x 40 refinement of a 2-block kernel is still exact
+    r = cut_norm(sbm([[1.0, -1.0], [-1.0, 1.0]]).refine(20))
+    assert r.method == "exact" and r.info["merged_blocks"] == 2 and r.lower == pytest.approx(0.25)
+    assert r.S.shape == (40,)
+
+
+@pytest.mark.parametrize("m", [3, 5, 8, 12, 16])
+def test_sdp_bounds_bracket_exact_value(m):
+    rng = np.random.default_rng(100 + m)
+    for rep in range(4):
+        S = random_step(rng, m, uniform=(rep % 2 == 0))
+        exact = cut_norm(S, method="exact").lower
+        res = cut_norm(S, method="sdp", rng=rep)
+        assert res.method == "sdp"
+        assert res.lower <= exact * (1 + 1e-12)
+        assert exact <= res.upper
+        assert res.upper / res.lower <= 1.8
+        assert attained(S, res) == pytest.approx(res.lower, rel=1e-12)
+
+
+def test_sdp_on_graphs_and_weights():
+    rng = np.random.default_rng(7)
+    n = 150
+    A = np.triu((rng.random((n, n)) < 0.5).astype(float), 1)
+    A = A + A.T
+    B = np.triu((rng.random((n, n)) < 0.5).astype(float), 1)
+    B = B + B.T
+    r = cut_norm(A, B, rng=0)
+    assert r.method == "sdp" and 0 < r.lower <= r.upper and r.ratio <= 1.8
+    assert attained(StepGraphon(A - B), r) == pytest.approx(r.lower, rel=1e-12)
+    # planted 2-block vs constant 1/2: true value ~ (1/2)^2 * 0.2 = 0.05, bracket is tight
+    x = np.arange(n) < n // 2
+    P = np.where(x[:, None] == x[None, :], 0.7, 0.3)
+    C = np.triu((rng.random((n, n)) < P).astype(float), 1)
+    C = C + C.T
+    r = cut_norm(C, np.full((n, n), 0.5), rng=0)
+    assert r.ratio <= 1.1 and 0.04 < r.lower < 0.07
+    # reproducible with a seed
+    r2 = cut_norm(C, np.full((n, n), 0.5), rng=0)
+    assert (r.lower, r.upper) == (r2.lower, r2.upper)
+
+
+def test_relabelling_invariance():
+    rng = np.random.default_rng(3)
+    U, V = random_step(rng, 7), random_step(rng, 7)
+    V = StepGraphon(V.values, U.widths)
+    p = rng.permutation(7)
+    a = cut_norm(U, V).lower
+    b = cut_norm(U.relabel(p), V.relabel(p)).lower
+    assert a == pytest.approx(b, rel=1e-12)
+    S = random_step(rng, 30, uniform=True)
+    q = rng.permutation(30)
+    r1 = cut_norm(S, rng=1)
+    r2 = cut_norm(S.relabel(q), rng=1)
+    assert max(r1.lower, r2.lower) <= min(r1.upper, r2.upper)
+
+
+def test_cut_norm_at_most_l1_norm():
+    rng = np.random.default_rng(4)
+    for m in (2, 6, 10, 40):
+        S = random_step(rng, m)
+        l1 = float(S.widths @ np.abs(S.values) @ S.widths)
+        r = cut_norm(S, rng=0)
+        assert r.lower <= l1 * (1 + 1e-12)
+        if r.method == "exact":
+            assert r.upper <= l1 * (1 + 1e-12)
+
+
+def test_cut_norm_of_centred_product_kernel_converges_to_1_64():
+    G = Graphon(lambda x, y: (x - 0.5) * (y - 0.5), box=(-0.25, 0.25))
+    # even m: S = T = [0, 1/2] is a union of blocks -> exactly 1/64
+    for m in (2, 8, 20):
+        assert cut_norm(G.block_average(m)).lower == pytest.approx(1 / 64, rel=1e-12)
+    # odd m: block averaging loses a little, increasing to 1/64 under refinement
+    vals = [cut_norm(G.block_average(m)).lower for m in (3, 5, 9, 17)]
+    assert all(v < 1 / 64 for v in vals) and np.all(np.diff(vals) > 0)
+    deficits = 1 / 64 - np.array(vals)
+    assert deficits[-1] < 1.2e-4 and deficits[-1] / deficits[-2] < 0.35  # O(1 / m^2)
+    # through the SDP route on a fine partition: the bracket contains 1/64 - O(1/m^2)
+    r = cut_norm(G.block_average(64), method="sdp", rng=0)
+    assert r.lower <= 1 / 64 * (1 + 1e-12) <= r.upper and r.ratio < 1.05
+
+
+def test_cut_distance_zero_for_relabelling():
+    W = sbm([[0.9, 0.1, 0.3], [0.1, 0.5, 0.2], [0.3, 0.2, 0.6]], [0.2, 0.3, 0.5])
+    r = cut_distance(W, W.relabel([2, 0, 1]))
+    assert r.upper <= 1e-14 and r.lower == 0.0
+    A, _ = sample(mean_xy(), 60, rng=0, kind="simple")
+    p = np.random.default_rng(1).permutation(60)
+    r = cut_distance(A[np.ix_(p, p)], A, rng=0)
+    assert r.upper <= 1e-14 and r.lower == 0.0
+
+
+def test_counting_lemma_on_random_pairs():
+    rng = np.random.default_rng(5)
+    for rep in range(20):
+        m = int(rng.integers(2, 7))
+        signed = rep % 2 == 1
+        U = random_step(rng, m, signed=signed, uniform=True)
+        W = random_step(rng, m, signed=signed, uniform=True)
+        d = cut_norm(U, W).lower  # exact ||U - W||_cut >= delta_cut(U, W)
+        M = max(np.abs(U.values).max(), np.abs(W.values).max())
+        for F, e in (("K2", 1), ("P3", 2), ("K3", 3), ("C4", 4)):
+            c = e * M ** (e - 1) * (4.0 if (signed and e > 1) else 1.0)
+            assert abs(hom_density(F, U) - hom_density(F, W)) <= c * d * (1 + 1e-9) + 1e-14
+
+
+def test_cut_distance_bracket_against_all_relabellings():
+    rng = np.random.default_rng(6)
+    for _ in range(6):
+        U = random_step(rng, 4, signed=False, uniform=True)
+        W = random_step(rng, 4, signed=False, uniform=True)
+        best = min(cut_norm(U, W.relabel(p)).lower for p in itertools.permutations(range(4)))
+        r = cut_distance(U, W, rng=0)
+        # delta_cut <= best over block permutations; every lower bound stays below it
+        assert r.lower <= best * (1 + 1e-12)
+        assert all(v <= best * (1 + 1e-12) for v in r.lower_bounds.values())
+        assert r.lower <= r.upper
+
+
+def test_degree_bound_is_a_lower_bound_for_unequal_partitions():
+    rng = np.random.default_rng(8)
+    for _ in range(10):
+        U = random_step(rng, 3, signed=False)
+        W = random_step(rng, 5, signed=False)
+        r = cut_distance(U, W, rng=0)
+        assert r.lower_bounds["degrees"] <= r.upper * (1 + 1e-12)
+        assert r.lower_bounds["t(K2)"] <= r.lower_bounds["degrees"] * (1 + 1e-12) + 1e-15
+
+
+def test_sample_close_to_its_graphon_and_latent_alignment():
+    W = sbm([[0.8, 0.2], [0.2, 0.6]], [0.4, 0.6])
+    A, x = sample(W, 200, rng=3, kind="simple")
+    p = np.random.default_rng(0).permutation(200)
+    r = cut_distance(A[np.ix_(p, p)], W, latent=x[p], rng=0)
+    assert 0 < r.lower <= r.upper < 0.1
+    # the latent order undoes the shuffle: it is as good as the sorted sample
+    assert r.alignments["latent"][0] == pytest.approx(l2_distance(A, W), rel=1e-12)
+    assert r.alignments["latent"][0] < r.alignments["identity"][0]
+    # continuous W: discretised with an estimated error that widens the bracket
+    B, _ = sample(mean_xy(), 100, rng=1, kind="weighted")
+    r = cut_distance(B, mean_xy(), resolution=100, rng=0)
+    assert r.discretisation_error > 0 and r.lower <= r.upper < 0.05
+
+
+def test_swap_search_numba_matches_numpy_twin():
+    rng = np.random.default_rng(9)
+    n = 25
+    A = rng.random((n, n))
+    A = A + A.T
+    B = rng.random((n, n))
+    B = B + B.T
+    perm0 = rng.permutation(n).astype(np.int64)
+    out = []
+    for fn in (_swap_search_numba, _swap_search_numpy):
+        perm = perm0.copy()
+        C = np.ascontiguousarray(B[np.ix_(perm, perm)])
+        k = fn(A.copy(), C, perm, 3, 4)
+        assert np.array_equal(C, B[np.ix_(perm, perm)])
+        out.append((k, perm))
+    assert out[0][0] == out[1][0] and np.array_equal(out[0][1], out[1][1])
+    # swaps never decrease <A, B^perm>
+    assert np.sum(A * B[np.ix_(out[0][1], out[0][1])]) >= np.sum(A * B[np.ix_(perm0, perm0)]) - 1e-12
+
+
+def test_wasserstein_matches_scipy():
+    rng = np.random.default_rng(10)
+    xa, xb = rng.random(7), rng.random(4)
+    wa, wb = rng.random(7) + 0.1, rng.random(4) + 0.1
+    assert _wasserstein(xa, wa, xb, wb, 1) == pytest.approx(wasserstein_distance(xa, xb, wa, wb), rel=1e-10)
+
+
+def test_l2_and_delta2():
+    assert l2_distance(constant(0.5), constant(0.2)) == pytest.approx(0.3)
+    U = sbm([[1.0, 0.0], [0.0, 0.0]], [0.5, 0.5])
+    V = U.relabel([1, 0])
+    assert l2_distance(U, V) == pytest.approx(np.sqrt(0.5))
+    r = delta2_distance(U, V)
+    assert r.lower <= r.upper <= 1e-14
+    rng = np.random.default_rng(11)
+    for _ in range(5):
+        A, B = random_step(rng, 6, uniform=True), random_step(rng, 6, uniform=True)
+        r = delta2_distance(A, B, rng=0)
+        assert r.lower <= r.upper * (1 + 1e-12)
+        # Hoffman--Wielandt below the L2 distance at any alignment
+        hw = _hoffman_wielandt(_operator_spectrum(A), _operator_spectrum(B))
+        for p in (rng.permutation(6) for _ in range(5)):
+            assert hw <= l2_distance(A, B.relabel(p)) + 1e-12
+    # continuous against step: quadrature
+    assert l2_distance(mean_xy(), constant(0.5)) == pytest.approx(np.sqrt(1 / 24), rel=1e-8)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError):
+        cut_norm(np.array([[0.0, 1.0], [0.0, 0.0]]))
+    with pytest.raises(ValueError):
+        cut_norm(np.array([[np.nan, 1.0], [1.0, 0.0]]))
+    with pytest.raises(ValueError):
+        cut_norm(np.ones((2, 3)))
+    with pytest.raises(ValueError):
+        cut_norm(mean_xy())
+    with pytest.raises(ValueError):
+        R = np.random.default_rng(0).random((30, 30))
+        cut_norm(R + R.T, method="exact")
+    with pytest.raises(ValueError):
+        cut_norm(np.eye(3), method="magic")
+    with pytest.raises(ValueError):
+        cut_distance(np.eye(3), np.eye(3), latent=[0.1, 0.2])
