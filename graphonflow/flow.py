@@ -56,6 +56,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from . import _kernels
+from ._linalg import _mirror_lower_from_upper
 from ._validation import check_symmetric_matrix
 from .functionals import Functional, _Point, as_functional
 from .step import StepGraphon
@@ -191,10 +192,11 @@ class _Problem:
 
 
 def _read_initial(W0, dtype):
+    """(B, w, uniform, scalar type): one C-contiguous copy of the block values, exactly symmetric."""
     if isinstance(W0, StepGraphon):
         B, w, uniform = W0.values, np.asarray(W0.widths, np.float64), W0.uniform
     else:
-        B = check_symmetric_matrix(W0, "W0")
+        B = check_symmetric_matrix(W0, "W0")  # one pass, no n x n temporaries for large n
         n = B.shape[0]
         w, uniform = np.full(n, 1.0 / n), True
     if dtype is None:
@@ -203,9 +205,9 @@ def _read_initial(W0, dtype):
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     B = np.array(B, dtype=dtype, order="C", copy=True)
-    # exact symmetry from the start (the check allowed rounding-level defects)
-    B = _kernels._sym_upper(B).astype(dtype)
-    return np.ascontiguousarray(B), w, uniform, dtype.type
+    # exact symmetry from the start (the check allowed rounding-level defects), in place
+    _mirror_lower_from_upper(B)
+    return B, w, uniform, dtype.type
 
 
 class _Saver:
@@ -443,10 +445,10 @@ def flow(
         return False
 
     def do_save(tt, value, pg2):
-        if value is None:
-            value = prob.value(_Point(B, w, uniform))
         if pg2 is None:
             pg2 = prob.pg2(B, G, gs)
+        if value is None:
+            value = prob.value(_Point(B, w, uniform))
         saver.save(tt, B, value, math.sqrt(pg2) if pg2 >= 0 else float("nan"))
         if save_pts and abs(save_pts[0] - tt) <= tiny_t:
             save_pts.pop(0)
@@ -499,8 +501,10 @@ def flow(
             Bn[...] = Bnew
         if density is not None:
             _density_project(Bn, prob, density)
+        if not adaptive and integrator != "heun":
+            G = None  # free the old product before the next one is built (3 n x n buffers at peak)
 
-        will_save = want_save_now(landing, k + 1)
+        will_save = want_save_now(landing, k + 1) or landing >= t1 - tiny_t
         Gn, gsn, valn = prob.evaluate(Bn, bufs[1 - cur], need_value=adaptive or will_save)
         if adaptive:
             if not (math.isfinite(valn) and valn <= val + energy_tol * (1.0 + abs(val))):
@@ -532,8 +536,11 @@ def flow(
                 break
             do_save(t, valn, None)
 
-    # final state always saved
+    # the final state is always saved
     if not saver.times or saver.times[-1] != t:
+        if pg2_cur is None:
+            pg2_cur = prob.pg2(B, G, gs)
+        G = None  # the value below builds a fresh workspace; let the old product go first
         do_save(t, None, pg2_cur)
 
     return FlowResult(

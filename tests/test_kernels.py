@@ -81,7 +81,7 @@ def test_prox_scalar_is_the_minimiser(y, tau, alpha, beta):
         h = x * np.log(x) + (1 - x) * np.log1p(-x) if 0 < x < 1 else 0.0
         return 0.5 * (x - y) ** 2 + tau * (alpha * h + beta * x)
 
-    x = K.prox_scalar(y, 0.0, tau, alpha, beta, 0.0, 1.0)
+    x = K.prox_scalar(y, 0.0, 0.5, tau, alpha, beta, 0.0, 1.0)
     if alpha == 0.0:
         assert x == pytest.approx(np.clip(y - tau * beta, 0, 1), abs=1e-15)
         return
@@ -92,7 +92,7 @@ def test_prox_scalar_is_the_minimiser(y, tau, alpha, beta):
     ref = minimize_scalar(obj, bounds=(1e-300, 1 - 1e-16), method="bounded", options={"xatol": 1e-12})
     assert obj(x) <= obj(ref.x) + 1e-12
     # a box inside (0, 1) clips the unconstrained minimiser
-    assert K.prox_scalar(y, 0.0, tau, alpha, beta, 0.3, 0.31) == pytest.approx(np.clip(x, 0.3, 0.31))
+    assert K.prox_scalar(y, 0.0, 0.5, tau, alpha, beta, 0.3, 0.31) == pytest.approx(np.clip(x, 0.3, 0.31))
 
 
 def test_nan_gradient_shows_in_the_norm():

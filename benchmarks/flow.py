@@ -1,0 +1,209 @@
+"""Benchmark of the gradient-flow engine (issue 3).
+
+Reports, as ratios measured in one run:
+
+1. memory bandwidth of this machine (STREAM-like copy and triad);
+2. one fused entry-wise step (Numba, one pass) against the equivalent multi-pass
+   NumPy expression, and the fused step's GB/s as a fraction of the measured bandwidth;
+3. one full ERGM step (edge + triangle + entropy, forward-backward) at n = 1000,
+   2000, 4000 against its one symmetric matrix product (BLAS ?syrk for A^2);
+4. float32 against float64 at n = 8000: peak memory (numpy allocations, tracemalloc)
+   and time per step; the number of n x n buffers; the largest n whose ERGM flow fits
+   in 24 GiB.
+
+Which BLAS library and kernel (architecture) ran is printed via threadpoolctl.
+
+Run:  python benchmarks/flow.py          (about 3-4 minutes on 2 cores)
+      python benchmarks/flow.py --quick  (smaller sizes, for a smoke test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+import tracemalloc
+
+import sys
+
+import numpy as np
+from numba import njit, prange
+from scipy.linalg import blas
+from threadpoolctl import threadpool_info
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+import graphonflow as gf  # noqa: E402
+from graphonflow import _kernels as K  # noqa: E402
+
+
+def best_of(fn, reps=3):
+    best = math.inf
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+@njit(parallel=True, cache=True)
+def _triad(a, b, c, s):
+    for i in prange(a.size):
+        a[i] = b[i] + s * c[i]
+
+
+def bandwidth(n_elems):
+    a = np.zeros(n_elems)
+    b = np.ones(n_elems)
+    c = np.full(n_elems, 2.0)
+    _triad(a, b, c, 3.0)
+    t_triad = best_of(lambda: _triad(a, b, c, 3.0), 5)
+    t_copy = best_of(lambda: np.copyto(a, b), 5)
+    # STREAM convention: triad moves 3 arrays, copy 2 (write-allocate traffic not counted)
+    return 24 * n_elems / t_triad / 1e9, 16 * n_elems / t_copy / 1e9
+
+
+def numpy_euler(B, G, gscale, w, dt, alpha, beta, lo, hi):
+    """The multi-pass NumPy expression of one projected Euler step (G symmetric)."""
+    D = gscale * G + beta
+    if alpha:
+        D += alpha * np.log(B / (1.0 - B))
+    V = -D
+    V[(B <= lo) & (V < 0)] = 0.0
+    V[(B >= hi) & (V > 0)] = 0.0
+    pg2 = float(w @ (V * V) @ w)
+    out = np.clip(B - dt * D, lo, hi)
+    return out, pg2
+
+
+def rand_sym(n, dtype=np.float64, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.uniform(0.05, 0.95, (n, n)).astype(dtype)
+    A = np.triu(A)
+    A = A + np.triu(A, 1).T
+    return np.ascontiguousarray(A)
+
+
+def flow_step_time(F, W0, dt, dtype, k=2):
+    """Seconds per step of gf.flow: (time for 1+k steps - time for 1 step) / k, best of 2."""
+    def run(steps):
+        return best_of(lambda: gf.flow(F, W0, t1=steps * dt, dt=dt, dtype=dtype), 2)
+
+    return (run(1 + k) - run(1)) / k
+
+
+def syrk_time(A):
+    f = blas.ssyrk if A.dtype == np.float32 else blas.dsyrk
+    f(1.0, A.T, trans=1)
+    return best_of(lambda: f(1.0 / A.shape[0], A.T, trans=1), 3)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    quick = args.quick
+
+    print("graphonflow flow benchmark")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
+    for info in threadpool_info():
+        print(
+            f"threadpool: {info.get('internal_api')} {info.get('version', '')} "
+            f"kernel/architecture={info.get('architecture', '?')} threads={info.get('num_threads')} "
+            f"({os.path.basename(info.get('filepath', ''))})"
+        )
+
+    # ------------------------------------------------------------------ bandwidth
+    triad_bw, copy_bw = bandwidth(1 << (23 if quick else 25))
+    bw = max(triad_bw, copy_bw)
+    print(f"\n[1] memory bandwidth: triad {triad_bw:.1f} GB/s, copy {copy_bw:.1f} GB/s -> using {bw:.1f} GB/s")
+
+    # ------------------------------------------------------------------ fused step vs numpy
+    n = 1500 if quick else 4000
+    B = rand_sym(n)
+    G = rand_sym(n, seed=1) - 0.5
+    w = np.full(n, 1.0 / n)
+    out = np.empty_like(B)
+    print(f"\n[2] one entry-wise step at n={n} (float64); fused = one Numba pass over the upper triangle")
+    print("    bytes counted for the fused pass: read B and G upper triangles + write all of out = 2 n^2 x 8")
+    print(f"    {'step':<34}{'fused ms':>10}{'numpy ms':>10}{'speed-up':>10}{'GB/s':>8}{'% of bw':>9}")
+    rows = []
+    for label, alpha, which in [
+        ("gradient step (no entropy)", 0.0, "euler"),
+        ("gradient step + entropy (Euler)", 0.5, "euler"),
+        ("forward-backward + entropy (prox)", 0.5, "prox"),
+    ]:
+        kern = K.euler_step if which == "euler" else K.prox_step
+        kern(B, G, w, 0.01, gscale=0.3, alpha=alpha, beta=-0.2, lo=0.0, hi=1.0, out=out)
+        tf = best_of(lambda: kern(B, G, w, 0.01, gscale=0.3, alpha=alpha, beta=-0.2, out=out), 5)
+        if which == "euler":
+            tn = best_of(lambda: numpy_euler(B, G, 0.3, w, 0.01, alpha, -0.2, 0.0, 1.0), 2)
+        else:  # the NumPy twin of the proximal Newton (iterates over the whole matrix)
+            m2 = n // 2
+            Bs, Gs, ws_ = B[:m2, :m2].copy(), G[:m2, :m2].copy(), np.full(m2, 1.0 / m2)
+            tn = 4.0 * best_of(lambda: K._prox_ref(Bs, Gs, 0.3, ws_, 0.01, alpha, -0.2, 0.0, 1.0), 1)
+        gbs = 2 * n * n * 8 / tf / 1e9
+        rows.append((label, tf, tn))
+        note = " (numpy at n/2, x4)" if which == "prox" else ""
+        print(f"    {label:<34}{tf*1e3:>10.1f}{tn*1e3:>10.1f}{tn/tf:>9.1f}x{gbs:>8.1f}{100*gbs/bw:>8.0f}%{note}")
+
+    # ------------------------------------------------------------------ ERGM step vs syrk
+    sizes = (500, 1000) if quick else (1000, 2000, 4000)
+    F = gf.ergm([-0.5, 1.0])  # -(-0.5) t(K2) - 1.0 t(K3) + 1/2 E
+    print("\n[3] one full ERGM flow step (edge + triangle + 1/2 entropy), float64, per step of gf.flow")
+    print("    (triangle gradient 3 A^2/n from one ?syrk in the HomWorkspace, then one fused pass)")
+    print(f"    {'n':>6}{'syrk ms':>10}{'prox step ms':>14}{'ratio':>8}{'euler step ms':>15}{'ratio':>8}{'GFLOP/s syrk':>14}")
+    for n in sizes:
+        A = rand_sym(n)
+        ts = syrk_time(A)
+        tp = flow_step_time(F, A, 0.01, np.float64)
+        te = (
+            best_of(lambda: gf.flow(F, A, t1=0.03, dt=0.01, integrator="euler"), 2)
+            - best_of(lambda: gf.flow(F, A, t1=0.01, dt=0.01, integrator="euler"), 2)
+        ) / 2
+        print(f"    {n:>6}{ts*1e3:>10.1f}{tp*1e3:>14.1f}{tp/ts:>8.2f}{te*1e3:>15.1f}{te/ts:>8.2f}{n**3/ts/1e9:>14.1f}")
+
+    # ------------------------------------------------------------------ float32 vs float64
+    n = 2000 if quick else 8000
+    print(f"\n[4] float32 vs float64 at n={n}: prox ERGM flow, peak numpy memory and time per step")
+    A64 = rand_sym(n)
+    res = {}
+    for dt_ in (np.float64, np.float32):
+        A = A64.astype(dt_)
+        gf.flow(F, A[:256, :256], t1=0.02, dt=0.01)  # compile for this dtype
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        gf.flow(F, A, t1=0.02, dt=0.01)  # 2 steps
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        t1s = time.perf_counter()
+        gf.flow(F, A, t1=0.01, dt=0.01)
+        t1s = time.perf_counter() - t1s
+        t3s = time.perf_counter()
+        gf.flow(F, A, t1=0.03, dt=0.01)
+        t3s = time.perf_counter() - t3s
+        step = (t3s - t1s) / 2
+        ts = syrk_time(A)
+        nbuf = peak / (n * n * np.dtype(dt_).itemsize)
+        res[dt_] = (peak, step, ts, nbuf)
+        print(
+            f"    {np.dtype(dt_).name:>8}: peak {peak/2**30:6.2f} GiB = {nbuf:4.2f} n x n buffers, "
+            f"step {step:6.2f} s, syrk {ts:6.2f} s, ratio {step/ts:4.2f}"
+        )
+    p64, s64 = res[np.float64][0], res[np.float64][1]
+    p32, s32 = res[np.float32][0], res[np.float32][1]
+    print(f"    float32/float64: memory {p32/p64:.2f}x, step time {s32/s64:.2f}x")
+
+    nb = math.ceil(max(v[3] for v in res.values()) - 1e-9)
+    budget = 24 * 2**30
+    print(f"\n[5] largest n whose ERGM flow fits in 24 GiB, with {nb} n x n buffers (B, next B, A^2;")
+    print("    the user's W0 not counted; adaptive adds one, heun about five):")
+    for dt_ in (np.float64, np.float32):
+        isz = np.dtype(dt_).itemsize
+        nmax = int(math.isqrt(budget // (nb * isz)))
+        print(f"    {np.dtype(dt_).name}: n <= {nmax}  ({nb} x {nmax}^2 x {isz} B = {nb*nmax*nmax*isz/2**30:.2f} GiB)")
+
+
+if __name__ == "__main__":
+    main()
