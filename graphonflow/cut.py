@@ -69,12 +69,14 @@ Rump, Verification of positive definiteness, BIT 46 (2006).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
 
 from ._validation import as_rng
 from .graphons import as_step, common_refinement
@@ -344,14 +346,14 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
         return z, z.copy(), 0.0, 0.0, {"rank": 0, "iterations": 0}
     scale = 2.0 ** math.floor(math.log2(amax))  # exact scaling
     Ms = Mp / scale
-    p = int(rank) if rank is not None else int(min(max(math.ceil(math.sqrt(2 * N)), 4), 32, 2 * N))
+    p = int(rank) if rank is not None else int(min(max(math.ceil(math.sqrt(2 * N)), 4), 24, 2 * N))
     U, V, iters = _burer_monteiro(Ms, p, rng, max_iter, tol)
     GU = V @ Ms  # column i: sum_j Ms_ij v_j
     GV = U @ Ms
     d = np.concatenate((0.5 * np.einsum("pi,pi->i", U, GU), 0.5 * np.einsum("pi,pi->i", V, GV)))
     sdp_value = float(d.sum())  # = sum_ij Ms_ij <u_i, v_j>
     base = max(sdp_value, 1e-300) / (2 * N)
-    ladder = (1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0)
+    ladder = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
     lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder])
     # rounding slack for forming M' from M (row sums): |M'_exact - M'| summed <= 2 (k+2) u sum|M|
     slack = 2.0 * (k + 2) * _UNIT_ROUNDOFF * float(np.abs(M).sum())
@@ -376,7 +378,9 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
         if abs(vals[i]) > abs(best[2]) or best[0] is None:
             best = (S1[i], T1[i], float(vals[i]))
         lower_est = abs(best[2]) * scale
-        if lower_est > 0 and upper / lower_est <= 1.5 or rounds >= 4:
+        ratio = upper / lower_est if lower_est > 0 else math.inf
+        # up to 4 batches while the gap exceeds 1.5, up to 32 while it exceeds 1.8
+        if ratio <= 1.5 or (rounds >= 4 and ratio <= 1.8) or rounds >= 32:
             break
     S, T = best[0], best[1]
     info = {
@@ -404,9 +408,15 @@ def _merge_identical_blocks(D, w):
     m = D.shape[0]
     if m == 1:
         return D, w, np.zeros(1, dtype=np.int64)
-    # hash rows first (cheap), confirm equality with np.unique on the candidates
-    _, first, inv = np.unique(D, axis=0, return_index=True, return_inverse=True)
+    # group rows by a random projection (equal rows -> equal keys), then confirm exactly
+    key = D @ np.random.default_rng(12345).standard_normal(m)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     inv = inv.ravel()
+    if first.size == m:
+        return D, w, np.arange(m)
+    if not np.array_equal(D, D[first[inv]]):  # a key collision of different rows: do it exactly
+        _, first, inv = np.unique(D, axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()
     if first.size == m:
         return D, w, np.arange(m)
     order = np.argsort(first)  # keep the original order of first occurrences
@@ -451,9 +461,10 @@ def cut_norm(
     exact_max_blocks : int
         Threshold for ``"auto"`` (at most 26; the work is 2^m * m).
     rank : int, optional
-        Burer--Monteiro rank p (default ceil(sqrt(2 (m + 1)))).
+        Burer--Monteiro rank p (default ceil(sqrt(2 (m + 1))), at most 24).
     n_rounding : int
-        Gaussian roundings per batch (up to 4 batches while upper/lower > 1.5).
+        Gaussian roundings per batch; the best 8 of each batch are improved by local search.
+        More batches are drawn while upper/lower > 1.5 (at most 4) or > 1.8 (at most 32).
     max_iter, tol : int, float
         Stopping rule of the Burer--Monteiro ascent (relative objective increase <= tol).
 
@@ -495,7 +506,11 @@ def cut_norm(
         Sm, Tm = _exact_sets(M)
         name = "exact"
     else:
-        Sm, Tm, _, upper, sdp_info = _cut_norm_sdp(M, as_rng(rng), rank, n_rounding, max_iter, tol)
+        # the SDP loop is a long sequence of small matrix products; below ~600 blocks BLAS
+        # threads only add synchronisation cost (and stall badly on a busy machine)
+        ctx = threadpool_limits(limits=1, user_api="blas") if k < 600 else contextlib.nullcontext()
+        with ctx:
+            Sm, Tm, _, upper, sdp_info = _cut_norm_sdp(M, as_rng(rng), rank, n_rounding, max_iter, tol)
         info.update(sdp_info)
         name = "sdp"
     S = Sm[groups]

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_symmetric_matrix
 from .step import StepGraphon, gauss_legendre_01
 
 __all__ = [
@@ -231,7 +230,7 @@ def as_step(W, *, resolution: int | None = None, name: str = "W") -> StepGraphon
     if isinstance(W, nx.Graph):
         return StepGraphon.from_networkx(W)
     if isinstance(W, (np.ndarray, list, tuple)):
-        return StepGraphon(check_symmetric_matrix(W, name))
+        return StepGraphon(W)  # the constructor checks shape, finiteness and symmetry
     if isinstance(W, Graphon) or callable(W):
         if resolution is None:
             raise ValueError(

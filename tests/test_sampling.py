@@ -40,9 +40,9 @@ def test_sort_labels():
 
 def test_step_graphon_block_frequencies():
     W = sbm([[1.0, 0.0], [0.0, 1.0]], [0.25, 0.75])
-    A, x = sample(W, 4000, rng=2)
+    A, x = sample(W, 1500, rng=2)
     frac = np.mean(x < 0.25)
-    assert abs(frac - 0.25) < 0.03
+    assert abs(frac - 0.25) < 0.05
     assert np.array_equal(A, (x[:, None] < 0.25) == (x[None, :] < 0.25))
 
 
