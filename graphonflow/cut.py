@@ -141,6 +141,10 @@ class CutNormResult:
     def __float__(self):
         return float(self.lower) if self.method == "exact" else float(0.5 * (self.lower + self.upper))
 
+    def __repr__(self):
+        return (f"CutNormResult(lower={self.lower:.6g}, upper={self.upper:.6g}, method={self.method!r}, "
+                f"|S|={int(self.S.sum())}, |T|={int(self.T.sum())}, blocks={self.S.size})")
+
 
 # ------------------------------------------------------------- exact enumeration
 @njit(cache=True)
@@ -286,10 +290,14 @@ def _certified_shift(a, b, Mp, guesses):
     Returns (c, number of Cholesky attempts).
     """
     attempts = 0
+    u = _UNIT_ROUNDOFF
     for c in guesses:
         attempts += 1
         if _certify_shift(a, b, Mp, c):
-            return c, attempts
+            # the certified matrix has diagonal fl(a - c), fl(b - c); exact differences are
+            # within u |a - c| of those, which moves the smallest eigenvalue by at most that
+            spread = max(float(np.abs(a - c).max()), float(np.abs(b - c).max()))
+            return c - 2 * u * spread, attempts
     N = Mp.shape[0]
     u = _UNIT_ROUNDOFF
     r = 0.5 * np.abs(Mp).sum(axis=1) * (1 + 2 * (N + 1) * u / (1 - (N + 1) * u))
@@ -357,7 +365,9 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder])
     # rounding slack for forming M' from M (row sums): |M'_exact - M'| summed <= 2 (k+2) u sum|M|
     slack = 2.0 * (k + 2) * _UNIT_ROUNDOFF * float(np.abs(M).sum())
-    upper = scale * (sdp_value - 2 * N * lam_lb) / 4.0 * (1 + 4 * _UNIT_ROUNDOFF) + slack
+    # sum(d) as computed may be below the exact sum by at most gamma_{2N} sum|d|
+    sum_d = sdp_value + 1.01 * (2 * N + 1) * _UNIT_ROUNDOFF * float(np.abs(d).sum())
+    upper = scale * (sum_d - 2 * N * lam_lb) / 4.0 * (1 + 4 * _UNIT_ROUNDOFF) + slack
 
     # ---- lower bound: hyperplane rounding + best-response local search
     best = (None, None, 0.0)
@@ -649,6 +659,10 @@ class CutDistanceResult:
     alignments: dict
     delta2_upper: float
     discretisation_error: float = 0.0
+
+    def __repr__(self):
+        return (f"CutDistanceResult(lower={self.lower:.6g}, upper={self.upper:.6g}, "
+                f"alignment={self.alignment!r}, discretisation_error={self.discretisation_error:.3g})")
 
 
 def _degrees(S: StepGraphon):

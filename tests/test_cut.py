@@ -174,6 +174,16 @@ def test_cut_distance_zero_for_relabelling():
     assert r.upper <= 1e-14 and r.lower == 0.0
 
 
+def test_cut_distance_continuous_graphon_and_its_reflection():
+    from graphonflow.graphons import min_xy, one_minus_max_xy
+
+    # min(1 - x, 1 - y) = 1 - max(x, y): the same graphon, relabelled by x -> 1 - x
+    r = cut_distance(min_xy(), one_minus_max_xy(), resolution=32, rng=0)
+    assert r.lower == 0.0
+    assert r.cut.upper <= 1e-14  # the block averages are exact reflections of each other
+    assert r.upper <= 2 * r.discretisation_error + 1e-14 < 0.05
+
+
 def test_counting_lemma_on_random_pairs():
     rng = np.random.default_rng(5)
     for rep in range(20):

@@ -153,6 +153,8 @@ def test_bad_input_errors():
         Graphon(lambda x, y: 2 * x * y)(0.9, 0.9)  # leaves the box [0, 1]
     assert float(Graphon(lambda x, y: 2 * x * y, box=(0, 2))(0.9, 0.9)) == pytest.approx(1.62)
     with pytest.raises(ValueError):
+        Graphon(lambda x, y: x * (1 - y), box=(0, 1)).block_average(4)  # not symmetric
+    with pytest.raises(ValueError):
         constant(np.nan)
     with pytest.raises(ValueError):
         complete_bipartite(1.5)
