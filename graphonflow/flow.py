@@ -520,6 +520,7 @@ def flow(
         # accept
         B, Bn = Bn, B
         G, gs = Gn, gsn
+        Gn = None  # G is the only reference, so it can be freed before the next product
         if valn is not None:
             val = valn
         cur = 1 - cur
