@@ -361,7 +361,7 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     d = np.concatenate((0.5 * np.einsum("pi,pi->i", U, GU), 0.5 * np.einsum("pi,pi->i", V, GV)))
     sdp_value = float(d.sum())  # = sum_ij Ms_ij <u_i, v_j>
     base = max(sdp_value, 1e-300) / (2 * N)
-    ladder = (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
+    ladder = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
     lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder])
     # rounding slack for forming M' from M (row sums): |M'_exact - M'| summed <= 2 (k+2) u sum|M|
     slack = 2.0 * (k + 2) * _UNIT_ROUNDOFF * float(np.abs(M).sum())
@@ -447,8 +447,8 @@ def cut_norm(
     exact_max_blocks: int = 20,
     rank: int | None = None,
     n_rounding: int = 64,
-    max_iter: int = 300,
-    tol: float = 1e-6,
+    max_iter: int = 500,
+    tol: float = 1e-7,
 ) -> CutNormResult:
     r"""Certified bounds on the cut norm ||U - V||_cut (or ||U||_cut when V is None).
 
@@ -980,6 +980,18 @@ def delta2_distance(U, W, *, resolution: int | None = None, spectrum_rank: int =
 
     For continuous inputs the block averages are used and the bracket is widened by the
     quadrature estimate of ||W - W_P||_2.
+
+    >>> from graphonflow.graphons import sbm
+    >>> U = sbm([[1.0, 0.0], [0.0, 0.0]])
+    >>> r = delta2_distance(U, U.relabel([1, 0]))
+    >>> r.lower, r.upper
+    (0.0, 0.0)
+    >>> round(l2_distance(U, U.relabel([1, 0])), 6)  # without relabelling: sqrt(1/2)
+    0.707107
+
+    References
+    ----------
+    Hoffman, Wielandt, Duke Math. J. 20 (1953); Lovász (2012), ch. 8 and 11.
     """
     SU, SW, (_, disc2) = _read_pair(U, W, resolution)
     cd = cut_distance(SU, SW, **cut_distance_options)

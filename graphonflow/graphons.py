@@ -289,6 +289,10 @@ def coarsen(W, groups) -> StepGraphon:
     New values are the width-weighted means B'[a, b] = sum_{g(i)=a, g(j)=b} w_i w_j B_ij / (v_a v_b)
     with v_a = sum_{g(i)=a} w_i.  (This is the conditional expectation onto a coarser partition
     of a relabelling of W, so it is a step graphon of the same kind.)
+
+    >>> C = coarsen(sbm([[1.0, 0.0], [0.0, 1.0]]).refine(2), np.array([0, 0, 1, 1]))
+    >>> C.values.tolist(), C.widths.tolist()
+    ([[1.0, 0.0], [0.0, 1.0]], [0.5, 0.5])
     """
     S = as_step(W)
     g = np.asarray(groups)
@@ -310,6 +314,10 @@ def common_refinement(U, V):
     Returns ``(BU, BV, widths)`` with the same (k, k) shape: BU[a, b] is U's value on the a-th
     and b-th cells of the overlay (cells of zero length dropped).  The two kernels are unchanged,
     so e.g. ||U - V||_cut = cut norm of (BU - BV) with weights ``widths``.
+
+    >>> BU, BV, w = common_refinement(sbm([[1.0, 0.0], [0.0, 1.0]], [0.3, 0.7]), constant(0.5))
+    >>> BU.tolist(), BV.tolist(), w.tolist()
+    ([[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.5], [0.5, 0.5]], [0.3, 0.7])
     """
     U, V = as_step(U, name="U"), as_step(V, name="V")
     if U.m == V.m and np.array_equal(U.widths, V.widths):
