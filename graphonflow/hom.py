@@ -42,6 +42,7 @@ Probab. 37 (2024), arXiv:2111.09459 (the gradient formula).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -49,7 +50,7 @@ import networkx as nx
 import numpy as np
 import opt_einsum as oe
 
-from ._linalg import gemm, sym_square
+from ._linalg import _mirror_lower_from_upper, gemm, sym_square
 from ._validation import check_symmetric_matrix
 from .patterns import Pattern, as_pattern, is_edge_list
 from .step import StepGraphon
@@ -57,6 +58,9 @@ from .step import StepGraphon
 __all__ = ["HomWorkspace", "hom_density", "hom_density_grad", "KINDS"]
 
 KINDS = ("hom", "inj", "ind")
+
+#: Most supergraphs the induced density expands into before it contracts one network instead.
+MAX_IND_SUPERSETS = 1 << 10
 
 #: Largest intermediate (in entries) a contraction may build before it is sliced.
 MAX_INTERMEDIATE = 1 << 25
@@ -142,6 +146,7 @@ class HomWorkspace:
         self._grads = {}
         self._B0 = None
         self._K4 = None
+        self._ws0 = None
 
     @property
     def w(self):
@@ -185,7 +190,9 @@ class HomWorkspace:
             if a == b:
                 self._Q[j] = self._square(self.path_power(a))
             else:
-                self._Q[j] = self._prod(self.path_power(a), self.path_power(b))
+                Q = self._prod(self.path_power(a), self.path_power(b))
+                _mirror_lower_from_upper(Q)  # symmetric in exact arithmetic; make it so in floats
+                self._Q[j] = Q
         return self._Q[j]
 
     # ------------------------------------------------------------------ public
@@ -201,10 +208,8 @@ class HomWorkspace:
                 self._values[(F.k, F.edges, "hom")] = val
             elif kind == "inj":
                 val = self._inj_graph(F)
-            elif self.graph_reading:
-                val = self._ind_graph(F)
             else:
-                val = self._ind_graphon(F)
+                val = self._ind(F)
             self._values[key] = val
         return self._values[key]
 
@@ -354,9 +359,21 @@ class HomWorkspace:
             )
         return math.prod(range(m - k + 1, m + 1))
 
+    def _zero_diag_ws(self):
+        if self._ws0 is None:
+            self._ws0 = HomWorkspace(self._zero_diag(), check=False)
+        return self._ws0
+
     def _inj_graph(self, F: Pattern) -> float:
-        """#injective homs / m_(k) by Moebius inversion over partitions into independent sets."""
-        B0 = self._zero_diag()
+        """#injective homs / m_(k) by Moebius inversion over partitions into independent sets.
+
+        With the diagonal set to 0 (injective maps never use it), a partition that
+        merges two adjacent vertices contributes 0.  A quotient that is a simple
+        graph goes through the fast paths of a workspace on the zero-diagonal matrix;
+        one with parallel edges carries elementwise powers of A.
+        """
+        ws0 = self._zero_diag_ws()
+        B0 = ws0.B
         m = self.m
         total = 0.0
         for blocks, mu in _partitions_mu(F.k):
@@ -367,14 +384,44 @@ class HomWorkspace:
             for a, b in F.edges:
                 p = tuple(sorted((label[a], label[b])))
                 mult[p] = mult.get(p, 0) + 1
-            pairs = [(p, q, _power(B0, c)) for (p, q), c in mult.items()]
             q = len(blocks)
-            t = _contract_network(q, pairs, [], (), None, m, B0.dtype)
-            total += mu * float(t) * float(m) ** q
+            if all(c == 1 for c in mult.values()):
+                t = ws0._hom(Pattern(q, tuple(sorted(mult))))
+            else:
+                pairs = [(p, r, _power(B0, c)) for (p, r), c in mult.items()]
+                t = float(_contract_network(q, pairs, [], (), None, m, B0.dtype))
+            total += mu * t * float(m) ** q
         return total / self._falling(F.k)
 
+    def _ind(self, F: Pattern) -> float:
+        """Induced density.
+
+        Expanding prod_{non-edges} (1 - W) gives inclusion--exclusion over the
+        supergraphs F + S on the same vertices:  t_ind(F) = sum_S (-1)^|S| t_inj(F + S)
+        (t_inj = t for graphons).  Each term then uses the fast paths.  With more
+        than MAX_IND_SUPERSETS terms a single network with 1 - W factors on the
+        non-edges is contracted instead.
+        """
+        E = set(F.edges)
+        non = [(a, b) for a in range(F.k) for b in range(a + 1, F.k) if (a, b) not in E]
+        if 2 ** len(non) > MAX_IND_SUPERSETS:
+            return self._ind_graph(F) if self.graph_reading else self._ind_graphon(F)
+        kind = "inj" if self.graph_reading else "hom"
+        total = 0.0
+        for r in range(len(non) + 1):
+            for S in itertools.combinations(non, r):
+                G = Pattern(F.k, tuple(sorted(E.union(S))))
+                total += (-1) ** r * self.density(G, kind)
+        return total
+
     def _ind_graph(self, F: Pattern) -> float:
-        """Induced injective homs / m_(k): pairs carry A on edges, 1 - A on non-edges."""
+        """Induced injective homs / m_(k): pairs carry A on edges, 1 - A on non-edges.
+
+        Same Moebius inversion as :meth:`_inj_graph`, on the complete network of
+        pair factors A^e (1 - A)^f; for a complete pattern this is ``inj``.
+        """
+        if F.n_edges == F.k * (F.k - 1) // 2:
+            return self._inj_graph(F)
         B0 = self._zero_diag()
         C0 = 1.0 - B0
         m = self.m
@@ -494,7 +541,88 @@ def _block_labels(blocks, k):
 
 _K4 = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_EXPR_CACHE: dict = {}
+_PLAN_CACHE: dict = {}
+
+
+def _best_order(terms, elim, m):
+    """Vertex elimination order minimising the total work sum_v m^(|N(v)| + 1).
+
+    N(v) is the set of not-yet-eliminated vertices that v is joined to through
+    eliminated ones (the scope of the factor its elimination creates), so the
+    largest |N(v)| + 1 along the best order is the treewidth + 1 of the pattern's
+    network.  Exact dynamic programming over subsets for up to 14 vertices;
+    greedy minimum degree beyond.
+    """
+    adj = {x: set() for t in terms for x in t}
+    for t in terms:
+        for a in t:
+            adj[a].update(b for b in t if b != a)
+    elim = sorted(elim)
+
+    def scope(S, v):
+        seen, stack, out = {v}, [v], set()
+        while stack:
+            x = stack.pop()
+            for y in adj[x]:
+                if y in seen:
+                    continue
+                seen.add(y)
+                if y in S:
+                    stack.append(y)
+                else:
+                    out.add(y)
+        return out
+
+    if len(elim) > 14:
+        order, S = [], set()
+        for _ in elim:
+            v = min((x for x in elim if x not in S), key=lambda x: len(scope(S, x)))
+            order.append(v)
+            S.add(v)
+        return order
+    best = {frozenset(): (0.0, ())}
+    for _ in elim:
+        nxt = {}
+        for S, (cost, order) in best.items():
+            for v in elim:
+                if v in S:
+                    continue
+                c = cost + float(m) ** (len(scope(S, v)) + 1)
+                T = S | {v}
+                if T not in nxt or c < nxt[T][0]:
+                    nxt[T] = (c, order + (v,))
+        best = nxt
+    return list(best[frozenset(elim)][1])
+
+
+def _elimination_plan(terms, out, m):
+    """Steps of a bucket elimination: each step contracts the factors that hold one vertex
+    (pairwise, through BLAS, in opt_einsum's optimal order) into one new factor."""
+    elim = set("".join(terms)) - set(out)
+    cur = list(terms)
+    steps = []
+    largest = 0
+    for v in _best_order(terms, elim, m) + [None]:
+        idx = [i for i, t in enumerate(cur) if (v is None or v in t)]
+        if v is None:
+            new = out
+        else:
+            new = "".join(sorted(set("".join(cur[i] for i in idx)) - {v}))
+        eq = ",".join(cur[i] for i in idx) + "->" + new
+        shapes = [(m,) * len(cur[i]) for i in idx]
+        path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="optimal" if len(idx) <= 6 else "greedy")
+        largest = max(largest, int(info.largest_intermediate))
+        steps.append((tuple(idx), oe.contract_expression(eq, *shapes, optimize=path)))
+        cur = [t for i, t in enumerate(cur) if i not in idx] + [new]
+    return steps, largest
+
+
+def _run_plan(steps, ops):
+    ops = list(ops)
+    for idx, expr in steps:
+        res = expr(*[ops[i] for i in idx])
+        ops = [o for i, o in enumerate(ops) if i not in idx] + [res]
+    return ops[-1]
 
 
 def _contract_network(k, pairs, vecs, outputs, w, m, dtype):
@@ -534,17 +662,13 @@ def _contract_network(k, pairs, vecs, outputs, w, m, dtype):
     out = "".join(_LETTERS[o] for o in outputs)
     if not ops:
         return np.asarray(1.0)
-    eq = ",".join(terms) + "->" + out
-    shapes = tuple(op.shape for op in ops)
-    key = (eq, shapes)
-    entry = _EXPR_CACHE.get(key)
-    if entry is None:
-        path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="dp")
-        entry = (oe.contract_expression(eq, *shapes, optimize=path), info.largest_intermediate)
-        _EXPR_CACHE[key] = entry
-    expr, largest = entry
+    key = (tuple(terms), out, m)
+    plan = _PLAN_CACHE.get(key)
+    if plan is None:
+        plan = _PLAN_CACHE[key] = _elimination_plan(tuple(terms), out, m)
+    steps, largest = plan
     if largest <= MAX_INTERMEDIATE or not integrated:
-        return scale * expr(*ops)
+        return scale * _run_plan(steps, ops)
     # slice over the integrated vertex with most factors
     deg = {u: 0 for u in integrated}
     for u, v, _ in pairs:

@@ -1,0 +1,405 @@
+"""Homomorphism densities and gradients against brute force, closed forms and finite differences."""
+
+import itertools
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import graphonflow as gf
+import graphonflow.hom as H
+from graphonflow import HomWorkspace, Pattern, StepGraphon, hom_density, hom_density_grad
+from graphonflow.patterns import as_pattern
+
+# every graph on 1..5 vertices, up to isomorphism (networkx's atlas holds all graphs up to 7 nodes)
+SMALL_PATTERNS = [
+    Pattern.from_networkx(G) for G in nx.graph_atlas_g() if 1 <= G.number_of_nodes() <= 5
+]
+
+
+def sym_random(n, rng, lo=0.0, hi=1.0):
+    A = rng.uniform(lo, hi, size=(n, n))
+    return (A + A.T) / 2
+
+
+def brute(F, B, w=None, kind="hom", graph=True):
+    """Sum over all maps V(F) -> [m], vectorised with index grids."""
+    F = as_pattern(F)
+    m = B.shape[0]
+    k = F.k
+    idx = np.indices((m,) * k).reshape(k, -1)
+    E = set(F.edges)
+    val = np.ones(idx.shape[1])
+    for a in range(k):
+        for b in range(a + 1, k):
+            if (a, b) in E:
+                val *= B[idx[a], idx[b]]
+            elif kind == "ind":
+                val *= 1.0 - B[idx[a], idx[b]]
+    if graph and kind != "hom":
+        inj = np.ones(idx.shape[1], dtype=bool)
+        for a in range(k):
+            for b in range(a + 1, k):
+                inj &= idx[a] != idx[b]
+        return val[inj].sum() / math.perm(m, k)
+    if w is None:
+        w = np.full(m, 1.0 / m)
+    for a in range(k):
+        val *= w[idx[a]]
+    return val.sum()
+
+
+def test_atlas_has_all_small_graphs():
+    # 1 + 2 + 4 + 11 + 34 non-isomorphic graphs on 1..5 vertices
+    assert len(SMALL_PATTERNS) == 52
+
+
+@pytest.mark.parametrize("kind", ["hom", "inj", "ind"])
+def test_brute_force_matrix_all_small_patterns(kind):
+    rng = np.random.default_rng(11)
+    for n in (5, 7):
+        A = sym_random(n, rng)
+        ws = HomWorkspace(A)
+        for F in SMALL_PATTERNS:
+            got = ws.density(F, kind)
+            want = brute(F, A, kind=kind, graph=True)
+            assert got == pytest.approx(want, rel=1e-11, abs=1e-14), (str(F.edges), kind, n)
+
+
+@pytest.mark.parametrize("kind", ["hom", "inj", "ind"])
+def test_brute_force_weighted_step_graphon(kind):
+    rng = np.random.default_rng(12)
+    m = 6
+    B = sym_random(m, rng, -0.5, 1.0)  # signed values: nothing assumes W >= 0
+    w = rng.dirichlet(np.ones(m))
+    ws = HomWorkspace(StepGraphon(B, w))
+    for F in SMALL_PATTERNS:
+        got = ws.density(F, kind)
+        # graphon reading: inj is hom, ind integrates over all maps
+        want = brute(F, B, w, kind="ind" if kind == "ind" else "hom", graph=False)
+        assert got == pytest.approx(want, rel=1e-10, abs=1e-14), (str(F.edges), kind)
+
+
+def test_hom_same_for_matrix_and_uniform_step_graphon():
+    rng = np.random.default_rng(3)
+    A = sym_random(6, rng)
+    for F in ["K3", "C4", "K4", "K2,3", "S3", [(0, 1), (1, 2), (2, 0), (2, 3)]]:
+        assert hom_density(F, A) == pytest.approx(hom_density(F, StepGraphon(A)), rel=1e-13)
+
+
+def test_subgraph_counts_against_networkx():
+    rng = np.random.default_rng(5)
+    G = nx.gnp_random_graph(12, 0.45, seed=int(rng.integers(1 << 30)))
+    A = nx.to_numpy_array(G)
+    n = 12
+    for name in ["K3", "P3", "C4", "S3", "P4", "K4", "K1,3", "C5", "K2,3"]:
+        F = as_pattern(name).to_networkx()
+        gm = nx.algorithms.isomorphism.GraphMatcher
+        mono = sum(1 for _ in gm(G, F).subgraph_monomorphisms_iter())
+        induced = sum(1 for _ in gm(G, F).subgraph_isomorphisms_iter())
+        k = F.number_of_nodes()
+        assert hom_density(name, A, "inj") * math.perm(n, k) == pytest.approx(mono, rel=1e-10, abs=1e-8)
+        assert hom_density(name, G, "ind") * math.perm(n, k) == pytest.approx(induced, rel=1e-10, abs=1e-8)
+    # triangles: networkx counts each triangle at each of its 3 vertices; 6 injective maps per triangle
+    tri = sum(nx.triangles(G).values()) / 3
+    assert hom_density("K3", A, "inj") * math.perm(n, 3) == pytest.approx(6 * tri)
+
+
+def test_networkx_target_with_weights():
+    G = nx.Graph()
+    G.add_edge(0, 1, weight=0.5)
+    G.add_edge(1, 2, weight=2.0)
+    A = np.array([[0, 0.5, 0], [0.5, 0, 2.0], [0, 2.0, 0]])
+    assert hom_density("P3", G) == pytest.approx(hom_density("P3", A))
+    assert hom_density("K2", G, weight=None) == pytest.approx(4 / 9)
+
+
+@pytest.mark.parametrize("name", ["K2", "P3", "K3", "C4", "S3", "P4", "C5", "K4", "K2,3", "C6", "S4"])
+def test_closed_form_xy(name):
+    F = as_pattern(name)
+    closed = math.prod(1.0 / (d + 1) for d in F.degrees)
+    # xy is a polynomial of degree <= deg per variable: 8 Gauss-Legendre nodes are exact
+    assert hom_density(name, lambda x, y: x * y, quad_nodes=8) == pytest.approx(closed, rel=1e-13)
+
+
+@pytest.mark.parametrize("name", ["K2", "K3", "C5", "K4", "K2,3", "S3"])
+def test_constant_graphon(name):
+    p = 0.37
+    F = as_pattern(name)
+    assert hom_density(name, lambda x, y: np.full_like(x, p), quad_nodes=5) == pytest.approx(p**F.n_edges)
+    G = hom_density_grad(name, lambda x, y: np.full_like(x, p), quad_nodes=5)
+    # D t(F) of a constant is e(F) p^(e-1) everywhere
+    assert np.allclose(G, F.n_edges * p ** (F.n_edges - 1), rtol=1e-13)
+
+
+def test_quadrature_converges_spectrally():
+    def f(x, y):
+        return 0.5 + 0.4 * np.cos(2 * np.pi * (x - y)) * np.exp(-(x + y))
+
+    ref = hom_density("C5", f, quad_nodes=80)
+    errs = [abs(hom_density("C5", f, quad_nodes=q) - ref) for q in (2, 4, 6, 8, 10)]
+    # geometric decay: each two extra nodes gain more than an order of magnitude
+    assert errs[0] > 1e-3
+    for a, b in zip(errs, errs[1:]):
+        assert b < 0.02 * a
+    assert hom_density("C5", f, quad_nodes=14) == pytest.approx(ref, abs=1e-15)
+
+
+def fd_grad(F, B, w):
+    """Block values of the L2 gradient by central differences along symmetric perturbations."""
+    m = B.shape[0]
+    h = 1e-6
+    G = np.zeros_like(B)
+    for i in range(m):
+        for j in range(i, m):
+            E = np.zeros_like(B)
+            E[i, j] = E[j, i] = h
+            d = (
+                HomWorkspace(StepGraphon(B + E, w)).density(F)
+                - HomWorkspace(StepGraphon(B - E, w)).density(F)
+            ) / (2 * h)
+            # dt = sum over the touched cells of w_i w_j DF_ij * h (two cells off the diagonal)
+            G[i, j] = G[j, i] = d / (w[i] * w[j] * (1 if i == j else 2))
+    return G
+
+
+GRAD_PATTERNS = ["K2", "P3", "K3", "C4", "S3", "P4", "K4", "C5", "K2,3",
+                 [(0, 1), (2, 3)], [(0, 1), (1, 2), (2, 0), (2, 3)], "E3"]
+
+
+@pytest.mark.parametrize("F", GRAD_PATTERNS, ids=str)
+def test_gradient_finite_differences_matrix(F):
+    rng = np.random.default_rng(7)
+    n = 6
+    A = sym_random(n, rng)
+    G = hom_density_grad(F, A)
+    assert np.array_equal(G, G.T)
+    assert np.max(np.abs(G - fd_grad(F, A, np.full(n, 1.0 / n)))) < 1e-7
+    # n^2 times the Frobenius gradient on the full matrix (A_ij, A_ji separate coordinates),
+    # with t written as a plain formula that also accepts a non-symmetric matrix
+    formulas = {
+        "K3": lambda M: np.trace(M @ M @ M) / n**3,
+        "C4": lambda M: np.trace(np.linalg.matrix_power(M, 4)) / n**4,
+        "C5": lambda M: np.trace(np.linalg.matrix_power(M, 5)) / n**5,
+        "K4": lambda M: np.einsum("ij,ik,il,jk,jl,kl->", M, M, M, M, M, M) / n**4,
+    }
+    if isinstance(F, str) and F in formulas:
+        h = 1e-6
+        frob = np.zeros_like(A)
+        for i in range(n):
+            for j in range(n):
+                E = np.zeros_like(A)
+                E[i, j] = h
+                frob[i, j] = (formulas[F](A + E) - formulas[F](A - E)) / (2 * h)
+        assert np.max(np.abs(G - n**2 * frob)) < 1e-7
+
+
+@pytest.mark.parametrize("F", GRAD_PATTERNS, ids=str)
+def test_gradient_finite_differences_weighted(F):
+    rng = np.random.default_rng(8)
+    m = 5
+    B = sym_random(m, rng, -0.3, 1.0)
+    w = rng.dirichlet(np.ones(m))
+    G = hom_density_grad(F, StepGraphon(B, w))
+    FD = fd_grad(F, B, w)
+    assert np.max(np.abs(G - FD)) < 1e-6 * max(1.0, np.max(np.abs(G)))
+
+
+def test_gradient_closed_forms():
+    rng = np.random.default_rng(9)
+    n = 8
+    A = sym_random(n, rng)
+    d = A.mean(axis=1)
+    assert np.allclose(hom_density_grad("K2", A), 1.0)
+    assert np.allclose(hom_density_grad("P3", A), d[:, None] + d[None, :], rtol=1e-13)
+    assert np.allclose(hom_density_grad("K3", A), 3 * A @ A / n, rtol=1e-13)
+    assert np.allclose(hom_density_grad("C5", A), 5 * np.linalg.matrix_power(A, 4) / n**3, rtol=1e-12)
+
+
+def test_relabelling_invariance():
+    rng = np.random.default_rng(10)
+    n = 7
+    A = sym_random(n, rng)
+    perm = rng.permutation(n)
+    Ap = A[np.ix_(perm, perm)]
+    for F in ["K3", "C4", "K4", "S3", "K2,3", "P4"]:
+        for kind in ("hom", "inj", "ind"):
+            assert hom_density(F, Ap, kind) == pytest.approx(hom_density(F, A, kind), rel=1e-12)
+        G = hom_density_grad(F, A)
+        assert np.allclose(hom_density_grad(F, Ap), G[np.ix_(perm, perm)], rtol=1e-12)
+    # relabelling the pattern changes nothing either
+    F = as_pattern([(0, 1), (1, 2), (2, 0), (2, 3)])
+    Fp = F.relabel([3, 1, 0, 2])
+    assert hom_density(Fp, A) == pytest.approx(hom_density(F, A), rel=1e-13)
+    assert np.allclose(hom_density_grad(Fp, A), hom_density_grad(F, A), rtol=1e-12)
+
+
+def test_multiplicativity_disjoint_union():
+    rng = np.random.default_rng(13)
+    A = sym_random(6, rng)
+    S = StepGraphon(sym_random(4, rng), rng.dirichlet(np.ones(4)))
+    for W in (A, S):
+        for F1, F2 in [("K3", "P3"), ("C4", "K2"), ("K4", "S3"), ("K2,3", "K3")]:
+            a, b = as_pattern(F1), as_pattern(F2)
+            assert hom_density(a.disjoint_union(b), W) == pytest.approx(
+                hom_density(a, W) * hom_density(b, W), rel=1e-12
+            )
+
+
+def test_isolated_vertices_contribute_one():
+    rng = np.random.default_rng(14)
+    A = sym_random(6, rng)
+    G = nx.Graph([(0, 1), (1, 2), (2, 0)])
+    G.add_node(3)
+    assert hom_density(G, A) == pytest.approx(hom_density("K3", A))
+    assert hom_density("E4", A) == 1.0
+    assert np.all(hom_density_grad("E2", A) == 0.0)
+
+
+def test_eight_vertex_patterns():
+    rng = np.random.default_rng(15)
+    n = 4
+    A = sym_random(n, rng)
+    petersen_like = nx.circulant_graph(8, [1, 3])  # 4-regular on 8 vertices, treewidth > 2
+    for F in ["C8", "K8", "P8", "K4,4", petersen_like]:
+        assert hom_density(F, A) == pytest.approx(brute(F, A), rel=1e-11)
+    G = hom_density_grad(petersen_like, A)
+    FD = fd_grad(petersen_like, A, np.full(n, 1.0 / n))
+    assert np.max(np.abs(G - FD)) < 1e-7
+    assert hom_density("K8", np.ones((9, 9)) - np.eye(9), "inj") == pytest.approx(1.0)
+
+
+def test_sliced_contraction_matches(monkeypatch):
+    rng = np.random.default_rng(16)
+    A = sym_random(6, rng)
+    w = rng.dirichlet(np.ones(6))
+    F = [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2), (1, 3), (3, 4)]  # K4 with a pendant edge
+    want = hom_density(F, StepGraphon(A, w))
+    want_g = hom_density_grad(F, StepGraphon(A, w))
+    monkeypatch.setattr(H, "MAX_INTERMEDIATE", 4)
+    H._PLAN_CACHE.clear()
+    assert hom_density(F, StepGraphon(A, w)) == pytest.approx(want, rel=1e-12)
+    assert np.allclose(hom_density_grad(F, StepGraphon(A, w)), want_g, rtol=1e-12)
+    assert hom_density(F, A) == pytest.approx(brute(F, A), rel=1e-12)
+    H._PLAN_CACHE.clear()
+
+
+def test_batch_shares_square(monkeypatch):
+    rng = np.random.default_rng(17)
+    A = sym_random(50, rng)
+    calls = []
+    real = H.sym_square
+
+    def counting(alpha, X):
+        calls.append(X.shape)
+        return real(alpha, X)
+
+    monkeypatch.setattr(H, "sym_square", counting)
+    vals, grads = hom_density_grad(["K3", "C4"], A, return_density=True)
+    # A^2 once (K3 gradient, both values); C4 gradient adds one general product, no second square
+    assert len(calls) == 1
+    assert vals[0] == pytest.approx(np.trace(A @ A @ A) / 50**3)
+    assert vals[1] == pytest.approx(np.trace(np.linalg.matrix_power(A, 4)) / 50**4)
+    assert np.allclose(grads[1], 4 * np.linalg.matrix_power(A, 3) / 50**2)
+    assert np.allclose(hom_density(["K3", "C4", [(0, 1)]], A), [vals[0], vals[1], A.mean()])
+
+
+def test_batch_versus_edge_list():
+    A = np.eye(3)
+    # a list of pairs is one edge list; a list of patterns is a batch
+    assert np.isscalar(hom_density([(0, 1), (1, 2)], A))
+    out = hom_density([[(0, 1)], "K3"], A)
+    assert out.shape == (2,)
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(18)
+    A = sym_random(40, rng).astype(np.float32)
+    G = hom_density_grad("K3", A)
+    assert G.dtype == np.float32
+    assert np.allclose(G, 3 * (A.astype(float) @ A.astype(float)) / 40, rtol=1e-5)
+
+
+def test_large_cycle_and_k4_paths_agree_with_generic():
+    rng = np.random.default_rng(19)
+    n = 900  # above the syrk threshold
+    A = sym_random(n, rng)
+    ws = HomWorkspace(A)
+    Q2 = ws.path_power(2)
+    assert np.array_equal(Q2, Q2.T)
+    assert np.allclose(Q2, A @ A / n, rtol=1e-12)
+    assert ws.density("K3") == pytest.approx(np.vdot(A @ A, A) / n**3, rel=1e-12)
+    small = sym_random(30, rng)
+    ws = HomWorkspace(small)
+    K4 = as_pattern("K4")
+    generic = float(ws._contract(4, [(a, b, ws.B) for a, b in K4.edges], [], ()))
+    assert ws.density("K4") == pytest.approx(generic, rel=1e-12)
+
+
+def test_edge_orbits():
+    assert as_pattern("K4").edge_orbits() == (((0, 1), 6),)
+    assert sorted(s for _, s in as_pattern("P4").edge_orbits()) == [1, 2]
+    tri_pendant = as_pattern([(0, 1), (1, 2), (2, 0), (2, 3)])
+    assert sorted(s for _, s in tri_pendant.edge_orbits()) == [1, 1, 2]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000), st.sampled_from(["K3", "C4", "P4", "K2,3", "S3"]))
+def test_sidorenko_goodman_inequalities(seed, name):
+    rng = np.random.default_rng(seed)
+    A = sym_random(8, rng)
+    d = hom_density("K2", A)
+    p3 = hom_density("P3", A)
+    assert hom_density("C4", A) >= p3**2 - 1e-12 >= d**4 - 2e-12
+    # Goodman's bound holds for graphons with values in [0, 1]
+    assert hom_density("K3", A) >= d * (2 * d - 1) - 1e-12
+
+
+# ------------------------------------------------------------------------ errors
+@pytest.mark.parametrize(
+    "bad, err",
+    [
+        ("", ValueError),
+        ("X3", ValueError),
+        ("C2", ValueError),
+        ([(0, 0)], ValueError),
+        ([(0, 1), (1, 0)], ValueError),
+        (nx.DiGraph([(0, 1)]), ValueError),
+        (nx.MultiGraph([(0, 1), (0, 1)]), ValueError),
+        (nx.Graph([(0, 0)]), ValueError),
+        ([], ValueError),
+        (3.5, TypeError),
+    ],
+)
+def test_bad_patterns(bad, err):
+    with pytest.raises(err):
+        hom_density(bad, np.eye(3))
+
+
+def test_bad_targets():
+    with pytest.raises(ValueError, match="not symmetric"):
+        hom_density("K3", np.array([[0.0, 1.0], [0.0, 0.0]]))
+    with pytest.raises(ValueError, match="NaN"):
+        hom_density("K3", np.array([[0.0, np.nan], [np.nan, 0.0]]))
+    A = np.ones((100, 100))
+    A[3, 70] = np.inf
+    A[70, 3] = np.inf
+    with pytest.raises(ValueError, match="NaN"):
+        hom_density("K3", A)
+    with pytest.raises(ValueError, match="square"):
+        hom_density("K3", np.ones((2, 3)))
+    with pytest.raises(ValueError, match="kind"):
+        hom_density("K3", np.eye(3), kind="induced")
+    with pytest.raises(ValueError, match="fewer"):
+        hom_density("K4", np.ones((3, 3)), kind="inj")
+    with pytest.raises(ValueError, match="widths"):
+        StepGraphon(np.eye(2), [0.5, 0.6])
+    with pytest.raises(ValueError, match="symmetric"):
+        hom_density("K3", lambda x, y: x)
+    with pytest.raises(ValueError, match="directed"):
+        hom_density("K3", nx.DiGraph([(0, 1)]))
+    with pytest.raises(TypeError):
+        hom_density("K3", "not a graph")
