@@ -13,7 +13,7 @@ Reports, as ratios measured in one run:
 
 Which BLAS library and kernel (architecture) ran is printed via threadpoolctl.
 
-Run:  python benchmarks/flow.py          (about 3-4 minutes on 2 cores)
+Run:  python benchmarks/flow.py          (about 3-4 minutes on an idle 2-core machine)
       python benchmarks/flow.py --quick  (smaller sizes, for a smoke test)
 """
 
@@ -185,41 +185,52 @@ def main():
     print(f"\n[4] float32 vs float64 at n={n}: prox ERGM flow, peak numpy memory and time per step")
     A64 = rand_sym(n)
     res = {}
+    print("    (one step of gf.flow between two saves, energy and gradient norm included; syrk alone)")
     for dt_ in (np.float64, np.float32):
         A = A64.astype(dt_)
         gf.flow(F, A[:256, :256], t1=0.02, dt=0.01)  # compile for this dtype
+        stamps = []
+
+        def stamp(t, B):
+            stamps.append(time.perf_counter())
+
         tracemalloc.start()
         tracemalloc.reset_peak()
-        # two steps; saves go through save_fn, so no n x n state copies are kept
-        gf.flow(F, A, t1=0.02, dt=0.01, save_fn=lambda t, B: None)
+        # two steps, saving every step through save_fn (no n x n copies are kept); the
+        # time between the two saves is one full step of gf.flow, energy and norm included
+        gf.flow(F, A, t1=0.02, dt=0.01, save_every=1, save_fn=stamp)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        sp = make_stepper(F, A, "prox")
+        step = stamps[-1] - stamps[-2]
         f = blas.ssyrk if dt_ == np.float32 else blas.dsyrk
         ts = best_of(lambda: f(1.0 / n, A.T, trans=1), 1)
-        step = best_of(sp, 1)
-        ts = min(ts, best_of(lambda: f(1.0 / n, A.T, trans=1), 1))
-        step = min(step, best_of(sp, 1))
-        del sp
         nbuf = peak / (n * n * np.dtype(dt_).itemsize)
         res[dt_] = (peak, step, ts, nbuf)
         print(
             f"    {np.dtype(dt_).name:>8}: peak {peak/2**30:6.2f} GiB = {nbuf:4.2f} n x n buffers, "
             f"step {step:6.2f} s, syrk {ts:6.2f} s, ratio {step/ts:4.2f}"
         )
+        del A
     p64, s64 = res[np.float64][0], res[np.float64][1]
     p32, s32 = res[np.float32][0], res[np.float32][1]
     print(f"    float32/float64: memory {p32/p64:.2f}x, step time {s32/s64:.2f}x")
 
     nb = math.ceil(max(v[3] for v in res.values()) - 0.05)  # small vectors and bookkeeping excluded
-    budget = 24 * 2**30
-    print(f"\n[5] largest n whose ERGM flow fits in 24 GiB, with {nb} n x n buffers (B, next B, A^2;")
-    print("    the user's W0 not counted; each saved state without save_fn adds one, adaptive adds one):")
+    try:
+        with open("/proc/meminfo") as fh:
+            total = int(next(line for line in fh if line.startswith("MemTotal")).split()[1]) * 1024
+    except (OSError, StopIteration, ValueError):
+        total = 24 * 2**30
+    budget = total - 2**30  # leave 1 GiB for the OS, the interpreter and BLAS work space
+    print(f"\n[5] largest n whose ERGM flow (prox or euler, fixed dt, save_fn) fits in this machine's")
+    print(f"    {total/2**30:.1f} GiB (minus 1 GiB): the flow holds {nb} n x n buffers (B, next B, A^2);")
+    print("    the caller's W0 (kept alive by the caller) makes it one more; each saved state without")
+    print("    save_fn and adaptive stepping add one each:")
     for dt_ in (np.float64, np.float32):
         isz = np.dtype(dt_).itemsize
-        nmax = int(math.isqrt(budget // (nb * isz)))
-        print(f"    {np.dtype(dt_).name}: n <= {nmax}  ({nb} x {nmax}^2 x {isz} B = {nb*nmax*nmax*isz/2**30:.2f} GiB)")
-
+        n_flow = int(math.isqrt(budget // (nb * isz)))
+        n_w0 = int(math.isqrt(budget // ((nb + 1) * isz)))
+        print(f"    {np.dtype(dt_).name}: n <= {n_flow} ({nb} buffers), n <= {n_w0} ({nb + 1} buffers, W0 kept)")
 
 if __name__ == "__main__":
     main()
