@@ -109,15 +109,18 @@ def _symmetry_defect_rows(A, i0, i1):  # pragma: no cover - compiled
     return da, mx, nbad
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _symmetry_defect(A):  # pragma: no cover - compiled
-    """One tiled pass: (max |A_ij - A_ji|, max |A_ij|, number of non-finite pairs)."""
+    """One tiled pass: (max |A_ij - A_ji|, max |A_ij|, number of non-finite pairs).
+
+    Serial, like the triangle copies: it is memory-bound, and a parallel region next
+    to BLAS calls loses more to thread contention than it gains."""
     m = A.shape[0]
     nb = (m + _BLOCK - 1) // _BLOCK
     asym = np.zeros(nb)
     amax = np.zeros(nb)
     bad = np.zeros(nb, dtype=np.int64)
-    for bi in numba.prange(nb):
+    for bi in range(nb):
         r = _symmetry_defect_rows(A, bi * _BLOCK, min(m, (bi + 1) * _BLOCK))
         asym[bi] = r[0]
         amax[bi] = r[1]
@@ -135,6 +138,7 @@ def symmetry_defect_reference(A):
     """NumPy twin of :func:`symmetry_defect`."""
     fin = np.isfinite(A)
     ok = fin & fin.T
-    D = np.where(ok, np.abs(A - A.T), 0.0)
+    with np.errstate(invalid="ignore"):
+        D = np.where(ok, np.abs(A - A.T), 0.0)
     M = np.where(ok, np.abs(A), 0.0)
     return float(D.max()), float(M.max()), int(np.count_nonzero(np.tril(~ok)))
