@@ -350,3 +350,24 @@ def test_bad_input():
         flow(lambda W: 0.0, A, t1=1, dt=0.1)
     with pytest.raises(ValueError, match="box"):
         flow(HomDensity("K3"), A, t1=1, dt=0.1, box=(1, 0))
+
+
+def test_fixed_step_ergm_flow_holds_three_matrix_buffers():
+    """B, the next B and the product A^2: the previous product is freed before the next.
+
+    (n >= 768 so that the workspace squares with one ?syrk; below that it uses gemm.)
+    """
+    import tracemalloc
+
+    n = 800
+    A = _sym(np.random.default_rng(10), n, 0.1, 0.9)
+    F = ergm([-0.5, 1.0])
+    flow(F, A, t1=0.02, dt=0.01, save_fn=lambda t, B: None)  # warm caches
+    for integrator in ("prox", "euler"):
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        r = flow(F, A, t1=0.04, dt=0.01, integrator=integrator, save_every=1, save_fn=lambda t, B: float(B[0, 0]))
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert r.n_steps == 4
+        assert 3.0 <= peak / (n * n * 8) < 3.2
