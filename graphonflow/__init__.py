@@ -16,5 +16,6 @@ from .flow import flow, FlowResult
 from .graphons import Graphon, block_average, coarsen, common_refinement
 from .sampling import GraphSample, sample
 from .cut import CutNormResult, CutDistanceResult, Delta2Result, cut_norm, cut_distance, l2_distance, delta2_distance
+from .convergence import ConvergenceStudy, convergence_study
 
 __version__ = "0.1.0"

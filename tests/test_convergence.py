@@ -1,0 +1,57 @@
+"""Convergence studies: finite-n flows against the reference graphon flow."""
+
+import numpy as np
+import pytest
+
+from graphonflow import EdgeDensity, Entropy, HomDensity
+from graphonflow.convergence import _fit_rate, convergence_study
+from graphonflow.graphons import constant, mean_xy
+
+
+def test_fit_rate_recovers_exponent():
+    ns = np.array([50, 100, 200, 400])
+    y = (3.0 * ns ** -0.5)[:, None] * np.ones((1, 2))
+    r, s = _fit_rate(ns, y)
+    assert r == pytest.approx(-0.5, abs=1e-12)
+    assert s < 1e-10
+    noisy = y * np.exp(np.array([[0.1, -0.1], [-0.05, 0.05], [0.02, -0.02], [0.1, -0.1]]))
+    r, s = _fit_rate(ns, noisy)
+    assert abs(r + 0.5) < 0.1 and 0 < s < 0.1
+
+
+def test_constant_start_has_zero_distance():
+    # weighted samples of a constant graphon are the constant matrix; the finite flows and the
+    # reference solve the same ODE p' = -(3p^2 - 1), so every distance is (numerically) zero
+    F = HomDensity("K3") - EdgeDensity()
+    s = convergence_study(F, constant(0.3), [10, 20], 1.0, dt=0.05, resolution=4, rng=0)
+    assert np.all(s.upper < 1e-9)
+    assert np.all(s.lower <= s.upper + 1e-15)
+    assert np.all(s.resolution_gap < 1e-12)
+    p = s.reference[-1].values[0, 0]
+    assert 0.3 < p < 1 / np.sqrt(3)
+
+
+def test_bracket_shapes_reproducibility_and_rate():
+    F = HomDensity("K3") - EdgeDensity() + 0.1 * Entropy()
+    kw = dict(times=[0.0, 0.4], dt=0.05, resolution=16, seeds=2)
+    a = convergence_study(F, mean_xy(), [16, 32, 64], 0.4, rng=7, **kw)
+    b = convergence_study(F, mean_xy(), [16, 32, 64], 0.4, rng=7, **kw)
+    assert a.upper.shape == a.lower.shape == a.delta2_upper.shape == (3, 2, 2)
+    assert np.array_equal(a.upper, b.upper) and np.array_equal(a.lower, b.lower)
+    assert np.all(a.lower <= a.upper + 1e-12)
+    assert np.all(a.upper > 0)
+    # the cut distance never exceeds the L2 distance at the same alignment (up to certificate slack)
+    assert np.all(a.upper <= a.delta2_upper * 1.2 + 1e-12)
+    assert np.all(np.isfinite(a.rate)) and a.rate.shape == (2,)
+    assert all(st == "t1" for st in a.statuses)
+    assert "rate" in a.table()
+
+
+def test_bad_arguments():
+    F = HomDensity("K3")
+    with pytest.raises(ValueError, match="ns"):
+        convergence_study(F, mean_xy(), [], 1.0, dt=0.1)
+    with pytest.raises(ValueError, match="times"):
+        convergence_study(F, mean_xy(), [10], 1.0, dt=0.1, times=[2.0])
+    with pytest.raises(ValueError, match="kind"):
+        convergence_study(F, mean_xy(), [10], 1.0, dt=0.1, kind="dense")
