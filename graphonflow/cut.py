@@ -45,6 +45,7 @@ Blocks with identical rows of D are merged first (the kernel is unchanged).  Wit
   - 2u max|diag| with gamma = (2N + 1) u / (1 - (2N + 1) u), u = 2^-53.  A tiny slack for the
   rounding in forming M' is added.  Whatever d is, the bound is valid; a good d makes it tight
   (within Grothendieck's constant K_G < 1.783 of the truth when the SDP is solved exactly).
+  The reported bound is also capped by ||D||_1 = sum w_i w_j |D_ij| >= ||D||_cut.
 
   **Lower bound.**  Gaussian hyperplane rounding of (u_i, v_j) gives sign vectors, hence sets
   S, T; each is improved by alternating best responses (for fixed S the best T is the set of
@@ -530,7 +531,11 @@ def cut_norm(
     if use_exact:
         upper = lower
     else:
-        upper = max(upper, lower)
+        # ||D||_cut <= ||D||_1 = sum_ij w_i w_j |D_ij| (a sum of non-negative terms, so the
+        # computed value is within (m^2 + 2) u of it)
+        l1 = float(w @ np.abs(D) @ w) * (1 + (D.shape[0] ** 2 + 4) * _UNIT_ROUNDOFF)
+        info["l1_bound"] = l1
+        upper = max(min(upper, l1), lower)
     S.setflags(write=False)
     T.setflags(write=False)
     return CutNormResult(lower, float(upper), S, T, signed, np.asarray(w), name, info)
@@ -634,12 +639,15 @@ class CutDistanceResult:
     order_U, order_W : ndarray of int
         The block orders of that alignment (U's blocks laid out as ``U.relabel(order_U)``).
     cut : CutNormResult
-        The cut-norm bracket at that alignment (sets S, T on the overlay).
+        The cut-norm bracket at the best alignment that got a certified cut norm (sets S, T on
+        the overlay); normally the alignment attaining ``upper``.
     lower_bounds : dict
         Each entry is a valid lower bound on delta_cut of the two step graphons compared:
         ``"t(F)"`` counting-lemma bounds per pattern, ``"degrees"`` the degree-distribution bound.
     alignments : dict
-        name -> (L2 distance at that alignment, cut-norm upper bound or None if not certified).
+        name -> (L2 distance at that alignment, upper bound on the cut norm at that alignment:
+        the certified SDP/exact bound for the ``n_certify`` best by L2, capped by the L1
+        distance, which is itself an upper bound for every alignment).
     delta2_upper : float
         Smallest L2 distance over the alignments tried: an upper bound on delta_2(U, W)
         (+ the estimated discretisation error in L2 for continuous inputs).
@@ -775,8 +783,9 @@ def cut_distance(
     both sorted by degree ("degree"), both sorted by a leading eigenvector, with both signs
     ("spectral"), and, for two uniform graphs of equal size, the best of these improved by
     greedy swaps of nearby positions that decrease the L2 distance ("swaps").  All are ranked
-    by the L2 distance (a surrogate: ||.||_cut <= ||.||_2); the best ``n_certify`` get a
-    certified cut-norm bound and ``upper`` is the smallest.
+    by the L2 distance (a surrogate: ||.||_cut <= ||.||_1 <= ||.||_2); the best ``n_certify``
+    get a certified cut-norm bound, every alignment's L1 distance is also an upper bound, and
+    ``upper`` is the smallest of all these.
 
     **Lower bounds** (each valid for all relabellings, so for delta_cut itself):
 
@@ -858,12 +867,15 @@ def cut_distance(
     def overlay(oU, oW):
         return common_refinement(SU.relabel(oU), SW.relabel(oW))
 
-    def l2(oU, oW):
+    l1 = {}
+
+    def l2(oU, oW, name):
         BU, BW, w = overlay(oU, oW)
         D = BU - BW
+        l1[name] = float(w @ np.abs(D) @ w) * (1 + (D.shape[0] ** 2 + 4) * _UNIT_ROUNDOFF)
         return float(np.sqrt(max(w @ (D * D) @ w, 0.0)))
 
-    scores = {name: l2(*o) for name, o in cands.items()}
+    scores = {name: l2(*o, name) for name, o in cands.items()}
     if swap_passes > 0 and swap_window > 0 and SU.m == SW.m and SU.uniform and SW.uniform and SU.m > 2:
         best = min(scores, key=scores.get)
         oU, oW = cands[best]
@@ -872,19 +884,21 @@ def cut_distance(
         C = np.ascontiguousarray(SW.values[np.ix_(perm, perm)])
         _swap_search_numba(A, C, perm, int(swap_window), int(swap_passes))
         cands["swaps"] = (oU, perm)
-        scores["swaps"] = l2(oU, perm)
+        scores["swaps"] = l2(oU, perm, "swaps")
 
     ranked = sorted(scores, key=scores.get)
-    alignments = {name: (scores[name], None) for name in ranked}
-    best_res, best_name = None, None
+    # every alignment's L1 distance bounds its cut norm, hence delta_cut, from above
+    alignments = {name: (scores[name], l1[name]) for name in ranked}
+    best_res = None
     for name in ranked[:n_certify]:
         BU, BW, w = overlay(*cands[name])
         res = cut_norm(StepGraphon(BU, w), StepGraphon(BW, w), rng=gen, **cut_options)
-        alignments[name] = (scores[name], res.upper)
+        alignments[name] = (scores[name], min(res.upper, l1[name]))
         if best_res is None or res.upper < best_res.upper:
-            best_res, best_name = res, name
+            best_res = res
+    best_name = min(alignments, key=lambda k: alignments[k][1])
     lower = max(0.0, max(lower_bounds.values()) - disc)
-    upper = best_res.upper + disc
+    upper = alignments[best_name][1] + disc
     return CutDistanceResult(
         lower=float(lower),
         upper=float(upper),
