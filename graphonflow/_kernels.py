@@ -150,26 +150,43 @@ def _bounds(tiles, t, ts, m):
 
 @njit(cache=True)
 def _euler_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
+    # off-diagonal entries in branch-free inner loops (one per alpha case, so the
+    # logarithm is not tested per entry), the diagonal entry of a diagonal tile apart
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
     part = 0.0
     for i in range(i0, i1):
-        wi = w[i]
-        js = i if diag else j0
-        for j in range(js, j1):
-            b = np.float64(B[i, j])
-            g = gscale * G[i, j] + beta
+        js = i + 1 if diag else j0
+        rp = 0.0
+        if alpha == 0.0:
+            for j in range(js, j1):
+                b = np.float64(B[i, j])
+                g = gscale * G[i, j] + beta
+                x = min(max(b - dt * g, lo), hi)
+                v = -g
+                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+                out[i, j] = x
+                out[j, i] = x
+                rp += w[j] * v * v
+        else:
+            for j in range(js, j1):
+                b = np.float64(B[i, j])
+                g = gscale * G[i, j] + beta + alpha * np.log(b / (1.0 - b))
+                x = min(max(b - dt * g, lo), hi)
+                v = -g
+                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+                out[i, j] = x
+                out[j, i] = x
+                rp += w[j] * v * v
+        part += 2.0 * w[i] * rp
+        if diag:
+            b = np.float64(B[i, i])
+            g = gscale * G[i, i] + beta
             if alpha != 0.0:
                 g += alpha * np.log(b / (1.0 - b))
+            x = min(max(b - dt * g, lo), hi)
             v = _proj_velocity(b, g, lo, hi)
-            x = b - dt * g
-            if x < lo:
-                x = lo
-            elif x > hi:
-                x = hi
-            out[i, j] = x
-            out[j, i] = x
-            q = wi * w[j] * v * v
-            part += q if i == j else 2.0 * q
+            out[i, i] = x
+            part += w[i] * w[i] * v * v
     return part
 
 
@@ -234,16 +251,24 @@ def _pg2_tile(B, G, gscale, w, alpha, beta, lo, hi, tiles, t, ts):
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
     part = 0.0
     for i in range(i0, i1):
-        wi = w[i]
-        js = i if diag else j0
+        js = i + 1 if diag else j0
+        rp = 0.0
         for j in range(js, j1):
             b = np.float64(B[i, j])
             g = gscale * G[i, j] + beta
             if alpha != 0.0:
                 g += alpha * np.log(b / (1.0 - b))
+            v = -g
+            v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+            rp += w[j] * v * v
+        part += 2.0 * w[i] * rp
+        if diag:
+            b = np.float64(B[i, i])
+            g = gscale * G[i, i] + beta
+            if alpha != 0.0:
+                g += alpha * np.log(b / (1.0 - b))
             v = _proj_velocity(b, g, lo, hi)
-            q = wi * w[j] * v * v
-            part += q if i == j else 2.0 * q
+            part += w[i] * w[i] * v * v
     return part
 
 
