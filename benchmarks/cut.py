@@ -10,8 +10,10 @@ For graphonflow we report the certified bracket [lower, upper] (``lower`` is att
 S, T; ``upper`` is a dual certificate).  For cutnorm we report its rounding value (attained by
 its sets, i.e. also a lower bound) and its SDP objective, which is a primal value of the
 relaxation and *not* a certified upper bound.  Times are wall-clock seconds, best of
-``--repeats`` runs for graphonflow; cutnorm runs once per case (its Riemannian solver runs a
-fixed 600 iterations and is the slow part; we leave its defaults, ``max_round_iter=100``).
+``--repeats`` runs (different seeds; the bounds shown are those of the fastest run); to keep
+the whole benchmark within a few minutes cutnorm runs only once at n > 1000 (about 20 s
+each there).  cutnorm keeps its defaults (at most 600 solver iterations,
+``max_round_iter=100``).
 
 Usage:  python benchmarks/cut.py [--sizes 200 500 1000 2000] [--threads N] [--repeats 3]
 
@@ -95,10 +97,14 @@ def main(argv=None):
                 line = (f"{n:>5} {name:<13} | {best:8.3f} {keep.lower:9.6f} {keep.upper:9.6f} "
                         f"{keep.upper / keep.lower:6.3f} | ")
                 if compute_cutnorm is not None:
-                    np.random.seed(args.seed)
-                    t = time.perf_counter()
-                    c_round, c_sdp, _ = compute_cutnorm(A, B)
-                    ct = time.perf_counter() - t
+                    ct = np.inf
+                    for r in range(args.repeats if n <= 1000 else 1):
+                        np.random.seed(args.seed + r)
+                        t = time.perf_counter()
+                        out = compute_cutnorm(A, B)
+                        if time.perf_counter() - t < ct:
+                            ct = time.perf_counter() - t
+                            c_round, c_sdp = out[0], out[1]
                     line += (f"{ct:8.3f} {c_round:9.6f} {c_sdp:9.6f} | {ct / best:7.1f}x "
                              f"{keep.lower / c_round:11.4f}")
                 else:
