@@ -8,6 +8,8 @@ from scipy.stats import wasserstein_distance
 
 from graphonflow import StepGraphon, hom_density
 from graphonflow.cut import (
+    _certified_shift,
+    _certify_shift,
     _enumerate_cut_numba,
     _enumerate_cut_numpy,
     _hoffman_wielandt,
@@ -101,9 +103,26 @@ def test_sdp_bounds_bracket_exact_value(m):
         assert attained(S, res) == pytest.approx(res.lower, rel=1e-12)
 
 
+@pytest.mark.parametrize("N", [40, 300])
+def test_certified_shift_is_below_lambda_min(N):
+    # H = Diag(a, b) - [[0, M/2], [M/2, 0]]; the certified shift must never exceed lambda_min(H)
+    rng = np.random.default_rng(N)
+    M = rng.normal(size=(N, N))
+    M = M + M.T
+    a = rng.random(N) + 0.5
+    b = rng.random(N) + 0.5
+    H = np.block([[np.diag(a), -M / 2], [-M / 2, np.diag(b)]])
+    lam = np.linalg.eigvalsh(H)[0]
+    assert not _certify_shift(a, b, M, lam + 1e-6 * abs(lam))
+    assert _certify_shift(a, b, M, lam - 1e-6 * abs(lam))
+    guesses = [lam * t for t in (0.5, 0.9, 0.999, 1.001, 1.1, 2.0)]  # lam < 0: decreasing c
+    c, attempts = _certified_shift(a, b, M, guesses)
+    assert c <= lam and c >= 1.001 * lam - 1e-9 and attempts >= 1
+
+
 def test_sdp_on_graphs_and_weights():
     rng = np.random.default_rng(7)
-    n = 150
+    n = 300  # N = n + 1 >= 256: the single-precision screen of the certificate is used
     A = np.triu((rng.random((n, n)) < 0.5).astype(float), 1)
     A = A + A.T
     B = np.triu((rng.random((n, n)) < 0.5).astype(float), 1)
