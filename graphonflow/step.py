@@ -46,12 +46,15 @@ class StepGraphon:
 
     def __init__(self, values, widths=None):
         B = check_symmetric_matrix(values, "values")
+        if B.flags.writeable or not B.flags.c_contiguous:
+            # own a private copy: freezing the caller's array would break their code
+            B = np.array(B, order="C", copy=True)
         m = B.shape[0]
         if widths is None:
             w = np.full(m, 1.0 / m)
             uniform = True
         else:
-            w = np.asarray(widths, dtype=np.float64)
+            w = np.array(widths, dtype=np.float64, copy=True)
             if w.shape != (m,):
                 raise ValueError(f"widths must have shape ({m},) to match values, got {w.shape}")
             if not np.all(np.isfinite(w)) or np.any(w <= 0):

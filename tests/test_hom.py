@@ -403,3 +403,14 @@ def test_bad_targets():
         hom_density("K3", nx.DiGraph([(0, 1)]))
     with pytest.raises(TypeError):
         hom_density("K3", "not a graph")
+
+
+def test_step_graphon_does_not_freeze_caller_arrays():
+    B = np.array([[0.2, 0.3], [0.3, 0.4]])
+    w = np.array([0.25, 0.75])
+    S = StepGraphon(B, w)
+    B[0, 0] = 0.9  # still writable, and the graphon keeps its own values
+    w[0] = 0.5
+    assert S.values[0, 0] == 0.2 and S.widths[0] == 0.25
+    with pytest.raises(ValueError):
+        S.values[0, 0] = 1.0
