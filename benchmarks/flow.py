@@ -120,6 +120,13 @@ def main():
 
     print("graphonflow flow benchmark")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
+    try:  # which library scipy.linalg.blas (the ?syrk products) was built against
+        import scipy
+
+        sb = scipy.__config__.CONFIG["Build Dependencies"]["blas"]
+        print(f"scipy.linalg.blas (?syrk): {sb.get('name')} {sb.get('version')} [{sb.get('openblas configuration', '')}]")
+    except (AttributeError, KeyError, TypeError):
+        pass
     for info in threadpool_info():
         print(
             f"threadpool: {info.get('internal_api')} {info.get('version', '')} "
