@@ -271,7 +271,8 @@ def _certify_shift(a, b, Mp, c):
     gN = N * u / (1 - N * u)
     g1 = (N + 1) * u / (1 - (N + 1) * u)
     g1 = g1 / (1 - g1)
-    e = (gN + 8 * u) * float(np.sum(G * G)) + u * float(np.linalg.norm(S_hat))
+    # (the factor 1.01 covers the rounding in evaluating these two sums themselves)
+    e = 1.01 * ((gN + 8 * u) * float(np.sum(G * G)) + u * float(np.linalg.norm(S_hat)))
     diag = np.diag(S_hat).copy()
     if np.any(diag <= 0):
         return False
@@ -381,6 +382,7 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     base = max(sdp_value, 1e-300) / (2 * N)
     ladder = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
     lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder])
+    lam_lb = min(lam_lb, 0.0)  # H - 0 I >= H - lam_lb I when lam_lb > 0; avoids cancellation
     # rounding slack for forming M' from M (row sums): |M'_exact - M'| summed <= 2 (k+2) u sum|M|
     slack = 2.0 * (k + 2) * _UNIT_ROUNDOFF * float(np.abs(M).sum())
     # sum(d) as computed may be below the exact sum by at most gamma_{2N} sum|d|
