@@ -554,7 +554,7 @@ def prox_step(B, G, w, dt, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, o
 
     ``out = prox_{dt*phi + box}(B - dt * gscale * G)`` entry-wise, where
     ``phi(x) = alpha h(x) + beta x`` is the local part (``alpha >= 0``), solved by
-    safeguarded Newton (:func:`prox_scalar`).  Returns ``(out, pg2)`` with pg2 the
+    safeguarded Newton-type (Halley) iteration (:func:`prox_scalar`).  Returns ``(out, pg2)`` with pg2 the
     squared projected norm of the full gradient at the input B.
 
     Examples

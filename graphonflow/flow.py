@@ -25,8 +25,8 @@ Integrators (``integrator=``)
 ``"euler"``  projected forward Euler: B <- clip(B - dt DF(B), lo, hi).  Order 1.
 ``"prox"``   forward--backward: explicit on the non-local terms H, implicit on the
              local terms G (entropy, rate function, edge density) plus the box:
-             B <- prox_{dt G + box}(B - dt DH(B)), solved entry-wise by safeguarded
-             Newton.  Order 1; stable for entropy near 0 and 1 at any dt.
+             B <- prox_{dt G + box}(B - dt DH(B)), solved entry-wise by a safeguarded
+             Newton-type (Halley) iteration.  Order 1; stable for entropy near 0 and 1 at any dt.
 ``"heun"``   projected explicit trapezoid (improved Euler).  Order 2 away from the
              box faces; for smooth, non-stiff problems.
 
