@@ -55,3 +55,14 @@ def test_finite_vs_limit(tmp_path):
     assert study.upper.shape == (3, 2, 3)
     assert np.all(study.lower <= study.upper + 1e-12)
     assert all(math.isfinite(r) and r < 0 for r in study.rate)
+
+
+def test_upper_tails(tmp_path):
+    res = load("upper_tails").main(["--out", str(tmp_path)], deltas={0.05: [2.4, 2.8]},
+                                   widths=np.geomspace(2e-5, 3e-4, 4))
+    dstar, first = res[0.05]
+    assert dstar == pytest.approx(2.5307, abs=2e-3)
+    assert first == 2.8
+    const, best, s, B = res[(0.05, 2.8)]
+    assert best < const * (1 - 5e-4)
+    assert B[0, 1] == pytest.approx(0.92, abs=0.03)  # hub edges near the minorant's upper level
