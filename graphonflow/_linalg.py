@@ -1,52 +1,51 @@
-"""BLAS wrappers for symmetric products, and Numba kernels for triangle copies and checks.
+"""Matrix products for the density engine, and Numba kernels for triangle copies and checks.
 
-All functions take and return C-contiguous arrays.  BLAS works in Fortran order;
-a C-contiguous X is the Fortran-contiguous X^T, so no copies are made.
+All products go through numpy's own BLAS (``np.matmul``), so a process runs one
+OpenBLAS thread pool, not two: scipy ships a second OpenBLAS whose idle threads
+keep spinning after each call and would fight numpy's for the cores.  numpy turns
+``X @ X.T`` into one ``syrk`` (half the flops of a general product) and fills
+both triangles itself.
 
-The triangle copies are serial on purpose: they run right after a BLAS call,
-whose worker threads keep spinning for a while; a parallel Numba region would
-fight them for the cores (measured: 4 ms became 220 ms at m = 2000 on 2 cores).
+The triangle copies and the symmetry check are serial on purpose: they run right
+after a BLAS call, whose worker threads keep spinning for a while; a parallel
+Numba region would fight them for the cores (measured: 4 ms became 220 ms at
+m = 2000 on 2 cores).
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-from scipy.linalg import blas
 
 # Below this size OpenBLAS' syrk is slower than gemm on the machines we measured
-# (syrk runs with poor threading for small m); above it, syrk halves the flops.
+# (it threads poorly for small m); above it, syrk halves the flops.
 SYRK_MIN = 768
 _BLOCK = 64
 
 
 def gemm(alpha, X, Y):
-    """alpha * X @ Y (float32 or float64, C-contiguous in and out)."""
-    X = np.ascontiguousarray(X)
-    Y = np.ascontiguousarray(Y)
-    f = blas.sgemm if X.dtype == np.float32 else blas.dgemm
-    # (X Y)^T = Y^T X^T ; Y^T and X^T are Fortran-contiguous views
-    return f(alpha, Y.T, X.T).T
+    """alpha * X @ Y (float32 or float64, C-contiguous out)."""
+    out = np.matmul(X, Y)
+    if alpha != 1.0:
+        out *= alpha
+    return out
 
 
-def sym_square(alpha, X):
+def sym_square(alpha, X, symmetric=False):
     """alpha * X @ X.T, exactly symmetric (C-contiguous).
 
-    For m >= SYRK_MIN this is one BLAS ``syrk`` (m^3 flops instead of gemm's 2 m^3)
-    followed by a blocked copy of the upper triangle into the lower one.
+    For m >= SYRK_MIN this is one BLAS ``syrk`` (m^3 flops instead of a general
+    product's 2 m^3).  Below, a general product (of X with itself when the caller
+    says X is symmetric, so no transposed copy is needed) and a triangle copy.
     """
-    X = np.ascontiguousarray(X)
     m = X.shape[0]
-    if m < SYRK_MIN:
-        out = gemm(alpha, X, X.T)
-        # gemm's result is symmetric up to rounding; make it exact
-        _mirror_lower_from_upper(out)
-        return out
-    f = blas.ssyrk if X.dtype == np.float32 else blas.dsyrk
-    # X.T is Fortran-contiguous and equals X^T; trans=1 computes a^T a = X X^T
-    res = f(alpha, X.T, trans=1)  # Fortran array, upper triangle (Fortran index) filled
-    out = res.T  # C-contiguous view; its *lower* triangle holds the values
-    _mirror_upper_from_lower(out)
+    if m >= SYRK_MIN:
+        out = np.matmul(X, X.T)
+    else:
+        out = np.matmul(X, X if symmetric else np.ascontiguousarray(X.T))
+        _mirror_lower_from_upper(out)  # symmetric up to rounding; make it exact
+    if alpha != 1.0:
+        out *= alpha
     return out
 
 

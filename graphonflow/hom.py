@@ -177,7 +177,7 @@ class HomWorkspace:
     def _square(self, X):
         """X D X for symmetric X, exactly symmetric."""
         if self.uniform:
-            return sym_square(1.0 / self.m, X)
+            return sym_square(1.0 / self.m, X, symmetric=True)
         return sym_square(1.0, X * np.sqrt(self._w)[None, :])
 
     def path_power(self, j: int) -> np.ndarray:

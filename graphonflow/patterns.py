@@ -219,6 +219,7 @@ class Pattern:
         return _edge_orbits(self.k, self.edges)
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_forest(k, edges):
     parent = list(range(k))
 
@@ -236,6 +237,7 @@ def _is_forest(k, edges):
     return True
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_cycle(k, edges):
     if k < 3 or len(edges) != k:
         return False
@@ -276,6 +278,11 @@ def _edge_orbits(k, edges):
     return tuple((min(g), len(g)) for g in sorted(groups.values()))
 
 
+@functools.lru_cache(maxsize=256)
+def _pattern_from_name(name):
+    return Pattern.from_name(name)
+
+
 def is_edge_list(obj) -> bool:
     """True when ``obj`` looks like one edge list (a sequence of label pairs)."""
     if isinstance(obj, (str, bytes, nx.Graph, Pattern)) or not isinstance(obj, (list, tuple)):
@@ -303,7 +310,7 @@ def as_pattern(F) -> Pattern:
     if isinstance(F, Pattern):
         return F
     if isinstance(F, str):
-        return Pattern.from_name(F)
+        return _pattern_from_name(F)
     if isinstance(F, nx.Graph):
         return Pattern.from_networkx(F)
     if isinstance(F, (list, tuple)):

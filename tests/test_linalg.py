@@ -47,5 +47,9 @@ def test_sym_square_and_gemm(m, dtype):
     assert np.array_equal(S, S.T)
     tol = 1e-10 if dtype == np.float64 else 2e-3
     assert np.allclose(S, 0.5 * X.astype(float) @ X.T.astype(float), atol=tol * m)
+    Xs = (X + X.T) / 2
+    S2 = L.sym_square(1.0, Xs, symmetric=True)
+    assert np.array_equal(S2, S2.T)
+    assert np.allclose(S2, Xs.astype(float) @ Xs.astype(float), atol=tol * m)
     G = L.gemm(2.0, X, Y)
     assert np.allclose(G, 2.0 * X.astype(float) @ Y.astype(float), atol=tol * m)
