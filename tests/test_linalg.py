@@ -36,7 +36,7 @@ def test_symmetry_defect_matches_reference(m):
     assert got[2] == L.symmetry_defect_reference(A)[2] == 2
 
 
-@pytest.mark.parametrize("m", [50, 800])  # gemm branch and syrk branch
+@pytest.mark.parametrize("m", [50, 800, 1600])  # gemm, syrk and split-syrk branches
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_sym_square_and_gemm(m, dtype):
     rng = np.random.default_rng(2)
