@@ -434,18 +434,20 @@ def _difference(U, V):
 
 
 def _merge_identical_blocks(D, w):
-    """Merge blocks whose rows of D coincide (the kernel is unchanged up to relabelling)."""
+    """Merge blocks i, j whose rows *and* columns of D coincide (the kernel is then unchanged
+    up to relabelling; rows alone are not enough for inputs symmetric only up to rounding)."""
     m = D.shape[0]
     if m == 1:
         return D, w, np.zeros(1, dtype=np.int64)
-    # group rows by a random projection (equal rows -> equal keys), then confirm exactly
-    key = D @ np.random.default_rng(12345).standard_normal(m)
+    RC = np.hstack([D, D.T])
+    # group blocks by a random projection (equal rows -> equal keys), then confirm exactly
+    key = RC @ np.random.default_rng(12345).standard_normal(2 * m)
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     inv = inv.ravel()
     if first.size == m:
         return D, w, np.arange(m)
-    if not np.array_equal(D, D[first[inv]]):  # a key collision of different rows: do it exactly
-        _, first, inv = np.unique(D, axis=0, return_index=True, return_inverse=True)
+    if not np.array_equal(RC, RC[first[inv]]):  # a key collision of different rows: do it exactly
+        _, first, inv = np.unique(RC, axis=0, return_index=True, return_inverse=True)
         inv = inv.ravel()
     if first.size == m:
         return D, w, np.arange(m)
@@ -491,7 +493,7 @@ def cut_norm(
     exact_max_blocks : int
         Threshold for ``"auto"`` (at most 26; the work is 2^m * m).
     rank : int, optional
-        Burer--Monteiro rank p (default ceil(sqrt(2 (m + 1))), at most 24).
+        Burer--Monteiro rank p (default ceil(sqrt(2 (m + 1))), at least 4, at most 24).
     n_rounding : int
         Gaussian roundings per batch; the best 8 of each batch are improved by local search.
         More batches are drawn while upper/lower > 1.5 (at most 4) or > 1.8 (at most 32).
@@ -548,7 +550,10 @@ def cut_norm(
     signed = float(w[S] @ D[np.ix_(S, T)] @ w[T]) if S.any() and T.any() else 0.0
     lower = abs(signed)
     if use_exact:
-        upper = lower
+        # the attained value is a rounded sum of m^2 terms: widen both ways by its error bound
+        err = (D.shape[0] ** 2 + 4) * _UNIT_ROUNDOFF
+        upper = lower * (1 + err)
+        lower = lower * (1 - err)
     else:
         # ||D||_cut <= ||D||_1 = sum_ij w_i w_j |D_ij| (a sum of non-negative terms, so the
         # computed value is within (m^2 + 2) u of it)
@@ -970,16 +975,14 @@ class Delta2Result:
     alignment: str
 
 
-def _operator_spectrum(S: StepGraphon, k=None):
+def _operator_spectrum(S: StepGraphon):
+    """All eigenvalues of the integral operator of a step kernel (dense, deterministic).
+
+    An iterative partial eigensolver is not used: it can miss copies of repeated eigenvalues,
+    which shifts the Hoffman--Wielandt pairing and breaks the bound."""
     sw = np.sqrt(S.widths)
     K = sw[:, None] * S.values * sw[None, :]
-    if k is None or S.m <= 2 * k + 2:
-        return np.linalg.eigvalsh(K)
-    from scipy.sparse.linalg import eigsh
-
-    hi = eigsh(K, k=k, which="LA", return_eigenvectors=False, tol=1e-10)
-    lo = eigsh(K, k=k, which="SA", return_eigenvectors=False, tol=1e-10)
-    return np.concatenate((lo[lo < 0], hi[hi > 0]))
+    return np.linalg.eigvalsh(K)
 
 
 def _hoffman_wielandt(lu, lw):
@@ -995,7 +998,7 @@ def _hoffman_wielandt(lu, lw):
     return float(np.sqrt(total))
 
 
-def delta2_distance(U, W, *, resolution: int | None = None, spectrum_rank: int = 32, **cut_distance_options) -> Delta2Result:
+def delta2_distance(U, W, *, resolution: int | None = None, spectrum_max_blocks: int = 4000, **cut_distance_options) -> Delta2Result:
     r"""Bracket for delta_2(U, W) = inf_phi ||U - W^phi||_2.
 
     Upper: the smallest L2 distance over the alignments of :func:`cut_distance`.
@@ -1007,8 +1010,8 @@ def delta2_distance(U, W, *, resolution: int | None = None, spectrum_rank: int =
       kernels, so on the finite-dimensional sum of their ranges
       ||U - W^phi||_2 = ||T_U - T_{W^phi}||_HS >= (sum_i (l_i^+(U) - l_i^+(W))^2
       + sum_i (l_i^-(U) - l_i^-(W))^2)^{1/2} (positive eigenvalues in decreasing, negative
-      in increasing order, zero padded).  Only the ``spectrum_rank`` largest of each sign are
-      used for m > 2 * spectrum_rank + 2 (dropping non-negative terms keeps a lower bound);
+      in increasing order, zero padded).  Computed from the full dense spectra, and skipped
+      when either side has more than ``spectrum_max_blocks`` blocks;
     * ``"degrees"``: ||U - W^phi||_2 >= ||d_U - d_W o phi||_2 (Jensen) >= W_2(law d_U, law d_W).
 
     For continuous inputs the block averages are used and the bracket is widened by the
@@ -1029,13 +1032,20 @@ def delta2_distance(U, W, *, resolution: int | None = None, spectrum_rank: int =
     SU, SW, (_, disc2) = _read_pair(U, W, resolution)
     cd = cut_distance(SU, SW, **cut_distance_options)
     lb = {"cut": cd.lower}
-    lu, lw = _operator_spectrum(SU, spectrum_rank), _operator_spectrum(SW, spectrum_rank)
-    # rounding allowance: eigenvalues are computed to about m u ||K||
-    slack = 1e-12 * (1.0 + max(float(np.abs(lu).max()), float(np.abs(lw).max()))) * max(SU.m, SW.m)
-    lb["spectrum"] = max(0.0, _hoffman_wielandt(lu, lw) - slack)
+    if max(SU.m, SW.m) <= spectrum_max_blocks:
+        lu, lw = _operator_spectrum(SU), _operator_spectrum(SW)
+        # rounding allowance: eigenvalues are computed to about m u ||K||
+        slack = 1e-12 * (1.0 + max(float(np.abs(lu).max()), float(np.abs(lw).max()))) * max(SU.m, SW.m)
+        lb["spectrum"] = max(0.0, _hoffman_wielandt(lu, lw) - slack)
     dU, dW = _degrees(SU), _degrees(SW)
-    slack = 1e-12 * max(float(np.abs(dU).max()), float(np.abs(dW).max()))
-    lb["degrees"] = max(0.0, _wasserstein(dU, SU.widths, dW, SW.widths, 2) - slack)
+    # rounding allowance on the squared distance: the two cumulative width sums may differ by
+    # about (m_U + m_W) u, leaving slivers of that length where the quantiles differ by up to
+    # the whole range of the degrees; subtract it before the square root
+    spread = float(max(dU.max(), dW.max()) - min(dU.min(), dW.min()))
+    k = SU.m + SW.m
+    slack2 = 4.0 * k * k * _UNIT_ROUNDOFF * spread * spread + (1e-12 * max(float(np.abs(dU).max()), float(np.abs(dW).max()))) ** 2
+    w2 = _wasserstein(dU, SU.widths, dW, SW.widths, 2)
+    lb["degrees"] = float(np.sqrt(max(0.0, w2 * w2 - slack2)))
     return Delta2Result(
         lower=float(max(0.0, max(lb.values()) - disc2)),
         upper=float(cd.delta2_upper + disc2),
