@@ -362,7 +362,9 @@ def test_fixed_step_ergm_flow_holds_three_matrix_buffers():
     n = 800
     A = _sym(np.random.default_rng(10), n, 0.1, 0.9)
     F = ergm([-0.5, 1.0])
-    flow(F, A, t1=0.02, dt=0.01, save_fn=lambda t, B: None)  # warm caches
+    for integrator in ("prox", "euler"):  # warm caches: compile (or load) every kernel first,
+        # so that Numba's compiler does not allocate inside the traced region on a fresh machine
+        flow(F, A, t1=0.02, dt=0.01, integrator=integrator, save_every=1, save_fn=lambda t, B: float(B[0, 0]))
     for integrator in ("prox", "euler"):
         tracemalloc.start()
         tracemalloc.reset_peak()
