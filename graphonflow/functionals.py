@@ -103,8 +103,8 @@ class _Point:
             if self.uniform:
                 self._ws = HomWorkspace(self.B, check=False)
             else:
-                # StepGraphon freezes the array it is given; hand it a copy
-                self._ws = HomWorkspace(StepGraphon(self.B.copy(), self.w), check=False)
+                # StepGraphon keeps a private, frozen copy of the block values
+                self._ws = HomWorkspace(StepGraphon(self.B, self.w), check=False)
         return self._ws
 
 
