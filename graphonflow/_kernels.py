@@ -206,6 +206,29 @@ def _euler_kernel_serial(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t
     return acc
 
 
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def _euler_rows_kernel(B, G, gscale, w, dt, beta, lo, hi, out, acc):
+    """Row-wise Euler step without a local entropy term (alpha = 0), for an *exactly*
+    symmetric G: every entry is computed from (B_ij, G_ij) alone, so out_ij and out_ji come
+    out bit-identical without the mirrored (strided) store of the tiled kernel, and each
+    row is one contiguous, vectorisable stream.  ``reassoc`` only lets the row sum of the
+    norm be reordered; no entry-wise operation can be reassociated (each is a single
+    fused chain of two-operand operations).  ``acc`` (m,) receives the row sums."""
+    m = B.shape[0]
+    for i in prange(m):
+        rp = 0.0
+        for j in range(m):
+            b = np.float64(B[i, j])
+            g = gscale * G[i, j] + beta
+            x = min(max(b - dt * g, lo), hi)
+            v = -g
+            v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+            out[i, j] = x
+            rp += w[j] * v * v
+        acc[i] = w[i] * rp
+    return acc.sum()
+
+
 @njit(cache=True)
 def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
@@ -519,11 +542,17 @@ def _scalars(*vals):
     return out
 
 
-def euler_step(B, G, w, dt, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, out=None):
+def euler_step(B, G, w, dt, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, out=None,
+               symmetric_G=False):
     """One projected forward-Euler step, fused into a single pass.
 
     ``out = clip(B - dt * DF, lo, hi)`` with ``DF = gscale*G + alpha*logit(B) + beta``
     (G read from its upper triangle; ``G=None`` means no non-local term).
+
+    With ``symmetric_G=True`` the caller promises that G (and B) are *exactly* symmetric;
+    without a local entropy term (alpha = 0) the step then runs row by row over the whole
+    matrix (contiguous, vectorised: about twice as fast as the tiled pass at m = 4000), and
+    the result is still exactly symmetric.
 
     Returns
     -------
@@ -545,7 +574,11 @@ def euler_step(B, G, w, dt, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, 
     dt, gscale, alpha, beta, lo, hi = _scalars(dt, gscale, alpha, beta, lo, hi)
     if out is None:
         out = np.empty_like(B)
-    pg2 = _pick(_euler_kernel, _euler_kernel_serial, B.shape[0])(B, G, gscale, w, dt, alpha, beta, lo, hi, out, _tiles(B.shape[0]), TILE)
+    m = B.shape[0]
+    if symmetric_G and alpha == 0.0 and m * m >= PARALLEL_MIN:
+        pg2 = _euler_rows_kernel(B, G, gscale, w, dt, beta, lo, hi, out, np.empty(m))
+        return out, float(pg2)
+    pg2 = _pick(_euler_kernel, _euler_kernel_serial, m)(B, G, gscale, w, dt, alpha, beta, lo, hi, out, _tiles(m), TILE)
     return out, float(pg2)
 
 

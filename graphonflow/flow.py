@@ -58,7 +58,7 @@ from scipy.optimize import brentq
 from . import _kernels
 from ._linalg import _mirror_lower_from_upper
 from ._validation import check_symmetric_matrix
-from .functionals import Functional, _Point, as_functional
+from .functionals import Functional, HomDensity, _Point, as_functional
 from .step import StepGraphon
 
 __all__ = ["flow", "FlowResult", "INTEGRATORS", "STATUSES"]
@@ -419,9 +419,16 @@ def flow(
     else:
         step_kernel = None
 
+    # gradients of the library's density terms are exactly symmetric (and B stays so), which
+    # lets the Euler kernel stream whole rows; a user's Custom gradient may not be
+    extra = {}
+    if integrator == "euler":
+        extra["symmetric_G"] = all(isinstance(a, HomDensity) for _, a in F._nonlocal)
+
     def kstep(Bsrc, G, gs, h, out):
         return step_kernel(
-            Bsrc, G, w, h, gscale=gs, alpha=prob.alpha, beta=prob.beta, lo=prob.lo_eff, hi=prob.hi_eff, out=out
+            Bsrc, G, w, h, gscale=gs, alpha=prob.alpha, beta=prob.beta, lo=prob.lo_eff, hi=prob.hi_eff, out=out,
+            **extra,
         )
 
     saver = _Saver(save_fn)
