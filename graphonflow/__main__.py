@@ -14,13 +14,14 @@ import time
 import numpy as np
 
 
-def demo(n: int = 400, seed: int = 0, out=sys.stdout) -> dict:
+def demo(n: int = 400, seed: int = 0, out=None) -> dict:
     """Print t, t_inj and t_ind for a few patterns in G(n, W) and in W(x, y) = xy.
 
     Returns the numbers it printed, keyed by (pattern, target, kind).
     """
     from .hom import HomWorkspace
 
+    out = out or sys.stdout
     rng = np.random.default_rng(seed)
 
     def W(x, y):
@@ -67,14 +68,108 @@ def demo(n: int = 400, seed: int = 0, out=sys.stdout) -> dict:
     return results
 
 
+def read_graph(path, *, weight="weight"):
+    """Read a graph file into a symmetric matrix.
+
+    ``.npy``: an (n, n) array; ``.npz``: the array named ``A`` or ``W``, or the only one;
+    ``.graphml``: networkx GraphML (edge attribute ``weight`` if present); anything else: a
+    whitespace- or comma-separated edge list ``u v [weight]`` (``#`` starts a comment).
+    """
+    from pathlib import Path
+
+    import networkx as nx
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no such graph file: {path}")
+    suffix = p.suffix.lower()
+    if suffix == ".npy":
+        return np.load(p, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(p, allow_pickle=False) as z:
+            keys = list(z.keys())
+            for k in ("A", "W"):
+                if k in z:
+                    return z[k]
+            if len(keys) == 1:
+                return z[keys[0]]
+            raise ValueError(f"{path}: holds arrays {keys}; name the matrix 'A' or 'W'")
+    if suffix == ".graphml":
+        G = nx.read_graphml(p)
+    else:
+        G = nx.Graph()
+        with open(p) as fh:
+            for lineno, line in enumerate(fh, 1):
+                line = line.split("#", 1)[0].replace(",", " ").strip()
+                if not line:
+                    continue
+                parts = line.split()
+                if len(parts) not in (2, 3):
+                    raise ValueError(f"{path}:{lineno}: expected 'u v' or 'u v weight', got {line!r}")
+                attrs = {"weight": float(parts[2])} if len(parts) == 3 else {}
+                G.add_edge(parts[0], parts[1], **attrs)
+    if G.is_directed():
+        G = nx.Graph(G)
+    nodes = sorted(G.nodes, key=str)
+    return nx.to_numpy_array(G, nodelist=nodes, weight=weight)
+
+
+def _cmd_density(args, out=None):
+    from .hom import HomWorkspace
+
+    out = out or sys.stdout
+    A = read_graph(args.graph)
+    ws = HomWorkspace(A)
+    t = ws.density(args.pattern)
+    print(f"graph: {args.graph} (n = {ws.m})   pattern: {args.pattern}", file=out)
+    print(f"t     = {t:.12g}", file=out)
+    for kind in ("inj", "ind"):
+        try:
+            print(f"t_{kind} = {ws.density(args.pattern, kind):.12g}", file=out)
+        except ValueError as exc:  # fewer vertices than the pattern
+            print(f"t_{kind} = undefined ({exc})", file=out)
+    return 0
+
+
+def _cmd_distance(args, out=None):
+    from .cut import cut_distance, delta2_distance
+
+    out = out or sys.stdout
+    A, B = read_graph(args.a), read_graph(args.b)
+    c = cut_distance(A, B, rng=args.seed)
+    r = delta2_distance(A, B, rng=args.seed)
+    print(f"A: {args.a} (n = {len(A)})   B: {args.b} (n = {len(B)})", file=out)
+    print(f"cut distance:  {c.lower:.6g} <= delta_cut <= {c.upper:.6g}   (alignment: {c.alignment})", file=out)
+    print(f"delta_2:       {r.lower:.6g} <= delta_2   <= {r.upper:.6g}", file=out)
+    return 0
+
+
 def main(argv=None) -> int:
+    """``graphonflow [demo|density|distance] ...``; with no command, the demonstration."""
     parser = argparse.ArgumentParser(
         prog="graphonflow",
         description="Gradient flows on graphs and graphons. With no command: a short demonstration.",
     )
-    parser.add_argument("--n", type=int, default=400, help="size of the sampled graph (demo)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (demo)")
+    sub = parser.add_subparsers(dest="command")
+    p_demo = sub.add_parser("demo", help="densities in a sampled graph and its limit (the default)")
+    p_den = sub.add_parser("density", help="print t, t_inj and t_ind of a pattern in a graph file")
+    p_den.add_argument("pattern", help="a pattern name such as K3, C5, P4, S3, K2,3")
+    p_den.add_argument("graph", help="graph file: .npy, .npz, .graphml or an edge list 'u v [w]'")
+    p_dist = sub.add_parser("distance", help="certified cut-distance and delta_2 brackets between two graphs")
+    p_dist.add_argument("a", help="first graph file")
+    p_dist.add_argument("b", help="second graph file")
+    p_dist.add_argument("--seed", type=int, default=0, help="seed of the randomised cut-norm method")
+    for p in (parser, p_demo):
+        p.add_argument("--n", type=int, default=400, help="size of the sampled graph (demo)")
+        p.add_argument("--seed", type=int, default=0, help="random seed (demo)")
     args = parser.parse_args(argv)
+    try:
+        if args.command == "density":
+            return _cmd_density(args)
+        if args.command == "distance":
+            return _cmd_distance(args)
+    except (ValueError, FileNotFoundError, TypeError) as exc:
+        parser.exit(2, f"graphonflow {args.command}: error: {exc}\n")
     if args.n < 5:
         parser.error("--n must be at least 5")
     demo(args.n, args.seed)
