@@ -1,8 +1,9 @@
 """Command-line entry point: ``graphonflow`` (or ``python -m graphonflow``).
 
-With no arguments it runs a short built-in demonstration: densities of a few
-patterns in a sampled W-random graph and in the continuous graphon it was
-sampled from, with the gradient of t(K3).
+``graphonflow`` with no command runs the built-in study (the main job, see
+:mod:`graphonflow.study`); ``graphonflow run CONFIG.toml`` runs a study from a file;
+``density`` and ``distance`` answer one question about graph files; ``demo`` prints
+densities in a sampled graph and its limit.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 import time
 
 import numpy as np
+
+from .io import read_graph  # noqa: F401  (re-exported: graphonflow.__main__.read_graph)
 
 
 def demo(n: int = 400, seed: int = 0, out=None) -> dict:
@@ -68,52 +71,6 @@ def demo(n: int = 400, seed: int = 0, out=None) -> dict:
     return results
 
 
-def read_graph(path, *, weight="weight"):
-    """Read a graph file into a symmetric matrix.
-
-    ``.npy``: an (n, n) array; ``.npz``: the array named ``A`` or ``W``, or the only one;
-    ``.graphml``: networkx GraphML (edge attribute ``weight`` if present); anything else: a
-    whitespace- or comma-separated edge list ``u v [weight]`` (``#`` starts a comment).
-    """
-    from pathlib import Path
-
-    import networkx as nx
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"no such graph file: {path}")
-    suffix = p.suffix.lower()
-    if suffix == ".npy":
-        return np.load(p, allow_pickle=False)
-    if suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            keys = list(z.keys())
-            for k in ("A", "W"):
-                if k in z:
-                    return z[k]
-            if len(keys) == 1:
-                return z[keys[0]]
-            raise ValueError(f"{path}: holds arrays {keys}; name the matrix 'A' or 'W'")
-    if suffix == ".graphml":
-        G = nx.read_graphml(p)
-    else:
-        G = nx.Graph()
-        with open(p) as fh:
-            for lineno, line in enumerate(fh, 1):
-                line = line.split("#", 1)[0].replace(",", " ").strip()
-                if not line:
-                    continue
-                parts = line.split()
-                if len(parts) not in (2, 3):
-                    raise ValueError(f"{path}:{lineno}: expected 'u v' or 'u v weight', got {line!r}")
-                attrs = {"weight": float(parts[2])} if len(parts) == 3 else {}
-                G.add_edge(parts[0], parts[1], **attrs)
-    if G.is_directed():
-        G = nx.Graph(G)
-    nodes = sorted(G.nodes, key=str)
-    return nx.to_numpy_array(G, nodelist=nodes, weight=weight)
-
-
 def _cmd_density(args, out=None):
     from .hom import HomWorkspace
 
@@ -144,14 +101,39 @@ def _cmd_distance(args, out=None):
     return 0
 
 
+def _cmd_run(args, out=None):
+    from .study import DEFAULT_CONFIG, load_config, run_study
+
+    out = out or sys.stdout
+    if args.print_config:
+        print(DEFAULT_CONFIG, end="", file=out)
+        return 0
+    cfg = load_config(args.config)
+    res = run_study(cfg, args.out, quiet=args.quiet)
+    fs = res.summary["functionals"]
+    print(f"graphonflow study '{cfg.title}': {len(fs)} functional(s), n = {', '.join(map(str, cfg.ns))}, "
+          f"finished in {res.wall_time:.1f} s", file=out)
+    for f, s in zip(fs, res.studies):
+        rates = ", ".join(f"t={t:g}: {r:+.2f}" if r == r else f"t={t:g}: n/a" for t, r in zip(s.times, s.rate))
+        print(f"  {f['label']}: cut distance to the limit ~ n^r with {rates}", file=out)
+    print(f"report: {res.out / 'report.html'}" if cfg.report else f"results: {res.out}", file=out)
+    return 0
+
+
 def main(argv=None) -> int:
-    """``graphonflow [demo|density|distance] ...``; with no command, the demonstration."""
+    """``graphonflow [run|demo|density|distance] ...``; with no command, the built-in study."""
     parser = argparse.ArgumentParser(
         prog="graphonflow",
-        description="Gradient flows on graphs and graphons. With no command: a short demonstration.",
+        description="Gradient flows on graphs and graphons. With no command: the built-in study "
+        "(finite-n flows of t(C5) [+ E/8] from a ring graphon against their graphon limit).",
     )
     sub = parser.add_subparsers(dest="command")
-    p_demo = sub.add_parser("demo", help="densities in a sampled graph and its limit (the default)")
+    p_run = sub.add_parser("run", help="run a study from a TOML file (default: the built-in study)")
+    p_run.add_argument("config", nargs="?", default=None, help="study file (TOML); omit for the built-in study")
+    p_run.add_argument("--print-config", action="store_true", help="print the built-in study's TOML and exit")
+    p_demo = sub.add_parser("demo", help="densities in a sampled graph and its limit")
+    p_demo.add_argument("--n", type=int, default=400, help="size of the sampled graph")
+    p_demo.add_argument("--seed", type=int, default=0, help="random seed")
     p_den = sub.add_parser("density", help="print t, t_inj and t_ind of a pattern in a graph file")
     p_den.add_argument("pattern", help="a pattern name such as K3, C5, P4, S3, K2,3")
     p_den.add_argument("graph", help="graph file: .npy, .npz, .graphml or an edge list 'u v [w]'")
@@ -159,21 +141,30 @@ def main(argv=None) -> int:
     p_dist.add_argument("a", help="first graph file")
     p_dist.add_argument("b", help="second graph file")
     p_dist.add_argument("--seed", type=int, default=0, help="seed of the randomised cut-norm method")
-    for p in (parser, p_demo):
-        p.add_argument("--n", type=int, default=400, help="size of the sampled graph (demo)")
-        p.add_argument("--seed", type=int, default=0, help="random seed (demo)")
+    for p in (parser, p_run):
+        p.add_argument("--out", default="graphonflow-out", help="output directory (default: graphonflow-out)")
+        p.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
+    from .study import ConfigError
+
     try:
         if args.command == "density":
             return _cmd_density(args)
         if args.command == "distance":
             return _cmd_distance(args)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
-        parser.exit(2, f"graphonflow {args.command}: error: {exc}\n")
-    if args.n < 5:
-        parser.error("--n must be at least 5")
-    demo(args.n, args.seed)
-    return 0
+        if args.command == "demo":
+            if args.n < 5:
+                parser.error("--n must be at least 5")
+            demo(args.n, args.seed)
+            return 0
+        if args.command is None:
+            args.config, args.print_config = None, False
+        return _cmd_run(args)
+    except ConfigError as exc:
+        where = f" in {args.config}" if getattr(args, "config", None) else ""
+        parser.exit(2, f"graphonflow run: error{where}: {exc}\n")
+    except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
+        parser.exit(2, f"graphonflow {args.command or 'run'}: error: {exc}\n")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import as_rng
-from .cut import cut_distance, l2_distance
+from .cut import cut_distance, cut_norm, l2_distance
 from .flow import flow
 from .graphons import block_average
 from .sampling import sample
@@ -66,12 +66,26 @@ class ConvergenceStudy:
         Blocks m of the reference flow.
     resolution_gap : ndarray (T,)
         ||W^(m)_t - W^(2m)_t||_2: the reference's own discretisation error estimate.
+    resolution_cut_gap : ndarray (T,)
+        A certified upper bound on ||W^(m)_t - W^(2m)_t||_cut (same partition order, no
+        relabelling), the estimate in the norm the brackets are measured in.
     reference : tuple of StepGraphon
         The reference state W^(2m)_t at each time.
     energies : ndarray (N, seeds, T)
         Energy F(A_n(t)) along each finite flow; ``reference_energies`` (T,) for the reference.
     statuses : tuple of str
-        Flow statuses, reference first.
+        Flow statuses: the m- and 2m-block references, then (n, seed) in order.
+    messages : tuple of str
+        The flows' messages, in the same order.
+    flow_wall_times : ndarray (N, seeds)
+        Seconds spent in each finite flow (distances excluded).
+    curve_times : ndarray (K,)
+        Times of the energy and gradient-norm curves (``times`` merged with ``curve_times``).
+    curve_energies, curve_grad_norms : ndarray (N, seeds, K)
+        F(A_n(t)) and ||P DF(A_n(t))||_2 along each finite flow;
+        ``reference_curve_energies`` and ``reference_curve_grad_norms`` (K,) for the reference.
+    finite_states : dict
+        With ``keep_states``: n -> tuple of the first seed's states A_n(t) at ``times``.
     wall_time : float
         Seconds for the whole study.
     """
@@ -91,6 +105,15 @@ class ConvergenceStudy:
     reference_energies: np.ndarray
     statuses: tuple
     wall_time: float
+    resolution_cut_gap: np.ndarray = None
+    messages: tuple = ()
+    flow_wall_times: np.ndarray = None
+    curve_times: np.ndarray = None
+    curve_energies: np.ndarray = None
+    curve_grad_norms: np.ndarray = None
+    reference_curve_energies: np.ndarray = None
+    reference_curve_grad_norms: np.ndarray = None
+    finite_states: dict = None
 
     def table(self) -> str:
         """A text table: mean bracket over seeds per (n, t), and the fitted rate per t."""
@@ -154,6 +177,10 @@ def convergence_study(
     box=(0.0, 1.0),
     cut_options=None,
     progress=None,
+    curve_times=None,
+    keep_states: bool = False,
+    flow_progress=None,
+    on_flow=None,
 ) -> ConvergenceStudy:
     r"""Measure how fast finite-n gradient flows approach their graphon limit in cut distance.
 
@@ -190,6 +217,21 @@ def convergence_study(
         Extra keywords for :func:`~graphonflow.cut.cut_distance`.
     progress : callable(str), optional
         Called with a short line after each finished flow.
+    curve_times : sequence of float, optional
+        Extra times in [0, t1] at which every flow records its energy and projected-gradient
+        norm (no states are kept there), for energy curves.
+    keep_states : bool
+        Keep the first seed's finite states at ``times`` (``finite_states``), e.g. for
+        snapshots; costs len(times) n x n arrays per size.
+    flow_progress : callable(label) -> callable(t, dt, energy) or None, optional
+        Called before each flow with a label such as ``"n=200 seed 0"``; the callable it
+        returns is passed to :func:`~graphonflow.flow.flow` as ``progress``.  If that object
+        has a ``close()`` method it is called when the flow ends (progress bars).
+    on_flow : callable(label, dict), optional
+        Called after each finished flow (and its distances) with a dict of its results:
+        ``times``, ``energies``, ``grad_norms`` (curves), ``status``, ``message``, and for
+        finite flows ``n``, ``seed``, ``lower``, ``upper``, ``delta2_upper``.  Use it to
+        checkpoint a long study so that finished work survives an interruption.
 
     Returns
     -------
@@ -227,29 +269,68 @@ def convergence_study(
         raise ValueError(f"times must lie in [0, t1] = [0, {t1}]")
     if kind not in ("weighted", "simple"):
         raise ValueError(f"kind must be 'weighted' or 'simple', got {kind!r}")
+    if curve_times is None:
+        ctimes = np.union1d(times, [t1])  # the flow always saves its final state
+    else:
+        ct = np.asarray([float(t) for t in curve_times])
+        if ct.size and (not np.all(np.isfinite(ct)) or ct.min() < 0 or ct.max() > t1):
+            raise ValueError(f"curve_times must lie in [0, t1] = [0, {t1}]")
+        ctimes = np.union1d(np.union1d(times, ct), [t1])
+    # merge times closer than the flow's landing tolerance, keeping the measured ones
+    keep = [ctimes[0]]
+    for t in ctimes[1:]:
+        if t - keep[-1] > 1e-9 * max(t1, 1.0):
+            keep.append(t)
+        elif np.any(np.abs(times - t) <= 1e-9 * max(t1, 1.0)):
+            keep[-1] = t
+    ctimes = np.asarray(keep)
+    measured = [int(np.argmin(np.abs(ctimes - t))) for t in times]
+    measured_set = set(measured)
     gen = as_rng(rng)
     cut_options = dict(cut_options or {})
     report = progress or (lambda s: None)
+    checkpoint = on_flow or (lambda label, data: None)
 
-    def run(B0):
-        r = flow(F, B0, t1=t1, dt=dt, integrator=integrator, box=box, save_at=times)
+    def run(B0, label):
+        bar = flow_progress(label) if flow_progress is not None else None
+        counter = iter(range(len(ctimes)))
+
+        def keep_measured(t, B):  # states only at the measured times, curves everywhere
+            i = next(counter)
+            return np.array(B, dtype=np.float64) if i in measured_set else None
+
+        try:
+            r = flow(F, B0, t1=t1, dt=dt, integrator=integrator, box=box, save_at=ctimes,
+                     save_fn=keep_measured, progress=bar)
+        finally:
+            if bar is not None and hasattr(bar, "close"):
+                bar.close()
         if not r.success:
-            raise RuntimeError(f"a flow in the convergence study failed: {r.message}")
-        # saved states at the requested times (t = 0 and t1 included)
-        idx = [int(np.argmin(np.abs(r.times - t))) for t in times]
-        return r, [r.states[i] for i in idx], np.asarray([r.energies[i] for i in idx])
+            raise RuntimeError(f"a flow in the convergence study ({label}) failed: {r.message}")
+        if len(r.times) != len(ctimes):
+            raise RuntimeError(f"{label}: expected {len(ctimes)} saved times, got {len(r.times)}")
+        states = [r.states[i] for i in measured]
+        return r, states, np.asarray([r.energies[i] for i in measured])
 
     statuses = []
+    messages = []
     refs = []
     ref_energy = None
+    ref_curves = None
     for m in (int(resolution), 2 * int(resolution)):
         S0 = W0 if (isinstance(W0, StepGraphon) and W0.m == m) else block_average(W0, m)
-        r, states, en = run(S0)
+        label = f"reference m={m}"
+        r, states, en = run(S0, label)
         statuses.append(r.status)
+        messages.append(r.message)
         refs.append([StepGraphon(np.asarray(B, dtype=np.float64), S0.widths) for B in states])
         ref_energy = en
+        ref_curves = (r.energies, r.grad_norms)
+        checkpoint(label, {"times": r.times, "energies": r.energies, "grad_norms": r.grad_norms,
+                           "status": r.status, "message": r.message, "blocks": m})
         report(f"reference flow on {m} blocks: {r.message}")
     gap = np.asarray([l2_distance(a, b) for a, b in zip(refs[0], refs[1])])
+    cut_gap = np.asarray([cut_norm(a, b, rng=gen).upper for a, b in zip(refs[0], refs[1])])
     reference = tuple(refs[1])
 
     shape = (len(ns), int(seeds), len(times))
@@ -257,17 +338,32 @@ def convergence_study(
     upper = np.zeros(shape)
     d2 = np.zeros(shape)
     energies = np.zeros(shape)
+    curve_e = np.zeros((len(ns), int(seeds), len(ctimes)))
+    curve_g = np.zeros_like(curve_e)
+    walls = np.zeros((len(ns), int(seeds)))
+    kept = {}
     for i, n in enumerate(ns):
         for s in range(int(seeds)):
             A0, x = sample(W0, int(n), rng=gen, kind=kind, sort_labels=True)
-            r, states, en = run(A0)
+            label = f"n={n} seed {s}"
+            tf = time.perf_counter()
+            r, states, en = run(A0, label)
+            walls[i, s] = time.perf_counter() - tf
             statuses.append(r.status)
+            messages.append(r.message)
             energies[i, s] = en
+            curve_e[i, s] = r.energies
+            curve_g[i, s] = r.grad_norms
+            if keep_states and s == 0:
+                kept[int(n)] = tuple(states)
             for k, B in enumerate(states):
                 res = cut_distance(np.asarray(B, dtype=np.float64), reference[k], rng=gen, **cut_options)
                 lower[i, s, k] = res.lower
                 upper[i, s, k] = res.upper
                 d2[i, s, k] = res.delta2_upper
+            checkpoint(label, {"n": int(n), "seed": s, "times": r.times, "energies": r.energies,
+                               "grad_norms": r.grad_norms, "status": r.status, "message": r.message,
+                               "lower": lower[i, s], "upper": upper[i, s], "delta2_upper": d2[i, s]})
             report(f"n={n} seed {s}: {r.message}; final bracket [{lower[i, s, -1]:.3g}, {upper[i, s, -1]:.3g}]")
     rate = np.full(len(times), np.nan)
     err = np.full(len(times), np.nan)
@@ -290,4 +386,13 @@ def convergence_study(
         reference_energies=ref_energy,
         statuses=tuple(statuses),
         wall_time=time.perf_counter() - t_start,
+        resolution_cut_gap=cut_gap,
+        messages=tuple(messages),
+        flow_wall_times=walls,
+        curve_times=ctimes,
+        curve_energies=curve_e,
+        curve_grad_norms=curve_g,
+        reference_curve_energies=np.asarray(ref_curves[0]),
+        reference_curve_grad_norms=np.asarray(ref_curves[1]),
+        finite_states=kept if keep_states else None,
     )

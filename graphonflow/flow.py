@@ -267,6 +267,7 @@ def flow(
     dt_max=None,
     grow=1.5,
     density=None,
+    progress=None,
 ) -> FlowResult:
     r"""Run the projected gradient flow of F from W0 up to graphon time t1.
 
@@ -316,6 +317,10 @@ def flow(
         found by a 1-D root find so that sum w_i w_j B_ij = density.  W0 is projected
         first.  (Grad norms are then those of the box-projected gradient, not of the
         constrained one.)
+    progress : callable ``progress(t, dt, energy)``, optional
+        Called after every accepted step with the time reached, the step just taken and
+        the most recently computed energy (energies are computed at save times and, with
+        ``adaptive``, at every step).  For progress bars; it must not modify anything.
 
     Returns
     -------
@@ -364,6 +369,8 @@ def flow(
         raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
     if save_fn is not None and not callable(save_fn):
         raise TypeError("save_fn must be callable save_fn(t, B)")
+    if progress is not None and not callable(progress):
+        raise TypeError("progress must be callable progress(t, dt, energy)")
     if save_at is not None:
         save_at = np.asarray(save_at, dtype=np.float64).ravel()
         if save_at.size and (
@@ -543,6 +550,8 @@ def flow(
                 status, message = "nonfinite", f"F became non-finite at t={t:.6g}"
                 break
             do_save(t, valn, None)
+        if progress is not None:
+            progress(t, h_try, val)
 
     # the final state is always saved
     if not saver.times or saver.times[-1] != t:

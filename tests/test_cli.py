@@ -73,7 +73,7 @@ def test_bad_edge_list(tmp_path, capsys):
 
 
 def test_installed_command_and_lazy_matplotlib():
-    out = subprocess.run([sys.executable, "-m", "graphonflow", "--n", "60"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "graphonflow", "demo", "--n", "60"], capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr
     assert "closed form" in out.stdout and "K4" in out.stdout

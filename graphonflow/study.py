@@ -1,0 +1,815 @@
+r"""Studies: a finite-n-versus-limit experiment described in a TOML file, run end to end.
+
+A study takes one or more functionals F, an initial graphon W_0, a box, an integrator and a
+list of graph sizes, and for each functional
+
+1. runs the reference graphon flow from the block average of W_0 at ``resolution`` and
+   ``2 * resolution`` blocks (the finer run is the reference; the two are compared in L2 and
+   in cut norm at every measured time, so the reader sees the reference is resolved), and
+   once more at half the step size (the time-step check);
+2. for each n and seed samples a W-random initial graph from W_0 (sorted latent positions)
+   and runs its flow at the time scale n^2;
+3. brackets the cut distance between each finite flow and the reference at the measured
+   times (certified lower and upper bounds, :func:`~graphonflow.cut.cut_distance`) and fits
+   the rate r in delta_cut ~ C n^r;
+4. writes everything to an output directory: ``summary.json``, ``trajectory.npz``, the
+   configuration it ran (``config.toml``, which ``graphonflow run`` reads back), PNG
+   figures, a GIF of the reference flow and a self-contained ``report.html``.
+
+The directory is written completely or not at all: work goes to a staging directory next to
+it (``.NAME.partial``) and is moved into place at the end.  Every finished flow is
+checkpointed there as it ends (``checkpoint.jsonl`` and one ``.npz`` per functional), so an
+interrupted or failed study keeps its finished work: the staging directory is then renamed
+``NAME.partial`` and the error says so.
+
+The built-in default study (:data:`DEFAULT_CONFIG`, run by ``graphonflow`` with no
+arguments) follows the setting of Oh, Pal, Somani and Tripathi (arXiv:2111.09459): the
+5-cycle density t(C5), alone and with an entropy term (1/8) E, flowed from a smooth ring
+graphon, with finite sizes n = 50 ... 800.
+
+Configuration keys (all optional except where noted; ``graphonflow run --print-config``
+prints the default file)::
+
+    title = "..."                   # free text
+    t1 = 100.0                      # final graphon time (> 0)
+    times = [0, 7, 20, 100]         # measured times: snapshots and distances, in [0, t1]
+    box = [0.0, 1.0]                # [lo, hi]
+
+    [[functionals]]                 # one or more
+    label = "t(C5) + E/8"           # optional
+    terms = [ {term = "hom", pattern = "C5", coef = 1.0},
+              {term = "entropy", coef = 0.125} ]
+    # term is one of: hom (pattern: a name or an edge list), edge, entropy, rate (p)
+
+    [initial]                       # exactly one of graphon / file
+    graphon = "ring"                # constant, xy, mean_xy, min_xy, one_minus_max_xy,
+    params = {kappa = 4.0, p = 0.9} # ring, sbm, complete_bipartite (params: its arguments)
+    # file = "W0.npy"               # .npy / .npz matrix, GraphML or an edge list
+    clip = 0.0                      # if > 0, clip W_0 into [lo + clip, hi - clip]
+
+    [integrator]
+    method = "prox"                 # euler, prox, heun
+    dt = 0.5                        # step in graphon time
+
+    [reference]
+    resolution = 256                # blocks m (the reference runs at m and 2m)
+
+    [finite]
+    ns = [50, 100, 200, 400, 800]
+    seeds = 1
+    kind = "weighted"               # or "simple"
+    seed = 2026                     # seeds the whole study
+
+    [save]
+    curve_points = 101              # times on the energy curves
+    gif_frames = 40                 # 0: no animation
+    finite_snapshots = true         # keep A_n(t) of the largest n in trajectory.npz
+    report = true                   # figures and report.html
+
+References
+----------
+F. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence, convergence,
+continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import graphons as _lib
+from .convergence import ConvergenceStudy, convergence_study
+from .cut import cut_norm
+from .flow import INTEGRATORS, flow
+from .functionals import EdgeDensity, Entropy, Functional, HomDensity, RateFunction
+from .graphons import Graphon, block_average
+from .patterns import as_pattern
+from .step import StepGraphon
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "StudyConfig", "StudyResult", "DEFAULT_CONFIG", "load_config", "parse_config", "run_study",
+           "to_toml"]
+
+#: The built-in main job: t(C5) with and without entropy, from a smooth ring graphon.
+DEFAULT_CONFIG = """\
+# graphonflow's built-in study: finite graphs against the graphon limit.
+# Gradient flows of the 5-cycle density, alone and with an entropy term, from a smooth
+# ring graphon (the setting of Oh, Pal, Somani and Tripathi, arXiv:2111.09459).
+title = "t(C5) and t(C5) + E/8 from the ring graphon"
+t1 = 100.0
+times = [0.0, 7.0, 20.0, 100.0]
+box = [0.0, 1.0]
+
+[[functionals]]
+label = "t(C5)"
+terms = [{ term = "hom", pattern = "C5", coef = 1.0 }]
+
+[[functionals]]
+label = "t(C5) + E/8"
+terms = [{ term = "hom", pattern = "C5", coef = 1.0 }, { term = "entropy", coef = 0.125 }]
+
+[initial]
+graphon = "ring"
+params = { kappa = 4.0, p = 0.9 }
+
+[integrator]
+method = "prox"
+dt = 0.5
+
+[reference]
+resolution = 256
+
+[finite]
+ns = [50, 100, 200, 400, 800]
+seeds = 1
+kind = "weighted"
+seed = 2026
+
+[save]
+curve_points = 101
+gif_frames = 40
+finite_snapshots = true
+report = true
+"""
+
+GRAPHONS = {
+    "constant": _lib.constant,
+    "xy": _lib.xy,
+    "mean_xy": _lib.mean_xy,
+    "min_xy": _lib.min_xy,
+    "one_minus_max_xy": _lib.one_minus_max_xy,
+    "ring": _lib.ring,
+    "sbm": _lib.sbm,
+    "complete_bipartite": _lib.complete_bipartite,
+}
+TERMS = ("hom", "edge", "entropy", "rate")
+TOP_KEYS = ("title", "t1", "times", "functionals", "initial", "box", "integrator", "reference", "finite", "save")
+
+
+class ConfigError(ValueError):
+    """A study configuration is invalid; the message names the key and what is allowed."""
+
+
+# --------------------------------------------------------------------------- parsing
+def _fail(key, msg):
+    raise ConfigError(f"config key '{key}': {msg}")
+
+
+def _table(d, key, allowed):
+    v = d.get(key, {})
+    if not isinstance(v, dict):
+        _fail(key, f"must be a table, got {type(v).__name__}")
+    extra = sorted(set(v) - set(allowed))
+    if extra:
+        _fail(f"{key}.{extra[0]}", f"unknown key; allowed keys in [{key}]: {', '.join(allowed)}")
+    return v
+
+
+def _number(v, key, *, positive=False, nonneg=False, integer=False):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        _fail(key, f"must be a number, got {v!r}")
+    if integer and int(v) != v:
+        _fail(key, f"must be an integer, got {v!r}")
+    v = int(v) if integer else float(v)
+    if not math.isfinite(v):
+        _fail(key, f"must be finite, got {v!r}")
+    if positive and not v > 0:
+        _fail(key, f"must be > 0, got {v!r}")
+    if nonneg and v < 0:
+        _fail(key, f"must be >= 0, got {v!r}")
+    return v
+
+
+def _choice(v, key, allowed):
+    if v not in allowed:
+        _fail(key, f"{v!r} is not one of {', '.join(repr(a) for a in allowed)}")
+    return v
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study configuration (see the module docstring for the keys)."""
+
+    title: str
+    t1: float
+    times: tuple
+    functionals: tuple  # of (label, terms): terms a tuple of dicts
+    initial: dict
+    box: tuple
+    method: str
+    dt: float
+    resolution: int
+    ns: tuple
+    seeds: int
+    kind: str
+    seed: int
+    curve_points: int
+    gif_frames: int
+    finite_snapshots: bool
+    report: bool
+    base_dir: str = field(default=".", compare=False)
+
+    def functional(self, i: int) -> Functional:
+        """The i-th functional as a :class:`~graphonflow.functionals.Functional`."""
+        return _build_functional(self.functionals[i][1])
+
+    def initial_graphon(self):
+        """W_0: a :class:`~graphonflow.graphons.Graphon` or a :class:`~graphonflow.step.StepGraphon`."""
+        return _build_initial(self.initial, self.box, self.base_dir)
+
+    def _initial_abs(self):
+        init = dict(self.initial)
+        if "file" in init:  # saved configurations must not depend on the folder they sit in
+            init["file"] = str((Path(self.base_dir) / init["file"]).resolve())
+        return init
+
+    def as_dict(self) -> dict:
+        """The configuration as plain data (what ``summary.json`` records)."""
+        return {
+            "title": self.title,
+            "t1": self.t1,
+            "times": list(self.times),
+            "functionals": [{"label": lab, "terms": [dict(t) for t in terms]} for lab, terms in self.functionals],
+            "initial": self._initial_abs(),
+            "box": list(self.box),
+            "integrator": {"method": self.method, "dt": self.dt},
+            "reference": {"resolution": self.resolution},
+            "finite": {"ns": list(self.ns), "seeds": self.seeds, "kind": self.kind, "seed": self.seed},
+            "save": {
+                "curve_points": self.curve_points,
+                "gif_frames": self.gif_frames,
+                "finite_snapshots": self.finite_snapshots,
+                "report": self.report,
+            },
+        }
+
+
+def _parse_term(t, key):
+    if not isinstance(t, dict):
+        _fail(key, f"must be a table such as {{term = \"hom\", pattern = \"K3\", coef = 1.0}}, got {t!r}")
+    kind = _choice(t.get("term"), f"{key}.term", TERMS)
+    allowed = {"hom": ("term", "pattern", "coef"), "edge": ("term", "coef"), "entropy": ("term", "coef"),
+               "rate": ("term", "p", "coef")}[kind]
+    extra = sorted(set(t) - set(allowed))
+    if extra:
+        _fail(f"{key}.{extra[0]}", f"unknown key for term '{kind}'; allowed: {', '.join(allowed)}")
+    out = {"term": kind, "coef": _number(t.get("coef", 1.0), f"{key}.coef")}
+    if kind == "hom":
+        if "pattern" not in t:
+            _fail(f"{key}.pattern", "missing: a pattern name such as \"K3\" or an edge list [[0, 1], [1, 2]]")
+        pat = t["pattern"]
+        try:
+            as_pattern(pat if isinstance(pat, str) else [tuple(e) for e in pat])
+        except (ValueError, TypeError) as exc:
+            _fail(f"{key}.pattern", str(exc))
+        out["pattern"] = pat if isinstance(pat, str) else [list(e) for e in pat]
+    if kind == "rate":
+        if "p" not in t:
+            _fail(f"{key}.p", "missing: the edge probability p in (0, 1)")
+        p = _number(t["p"], f"{key}.p")
+        if not 0 < p < 1:
+            _fail(f"{key}.p", f"must lie in (0, 1), got {p}")
+        out["p"] = p
+    return out
+
+
+def _build_functional(terms) -> Functional:
+    F = None
+    for t in terms:
+        kind, c = t["term"], t["coef"]
+        if kind == "hom":
+            pat = t["pattern"]
+            a = HomDensity(pat if isinstance(pat, str) else [tuple(e) for e in pat])
+        elif kind == "edge":
+            a = EdgeDensity()
+        elif kind == "entropy":
+            a = Entropy()
+        else:
+            a = RateFunction(t["p"])
+        F = c * a if F is None else F + c * a
+    return F
+
+
+def _graphon_factory(name, key):
+    return GRAPHONS[_choice(name, key, tuple(GRAPHONS))]
+
+
+def _build_initial(init, box, base_dir):
+    lo, hi = box
+    if "graphon" in init:
+        f = GRAPHONS[init["graphon"]]
+        W = f(**init.get("params", {}))
+    else:
+        from .io import read_graph
+
+        path = Path(init["file"])
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+        W = StepGraphon(read_graph(path))
+    c = init.get("clip", 0.0)
+    if c > 0:
+        if isinstance(W, Graphon):
+            f0 = W
+            W = Graphon(lambda x, y: np.clip(f0(x, y), lo + c, hi - c), name=f"clip({f0.name})")
+        else:
+            W = StepGraphon(np.clip(W.values, lo + c, hi - c), W.widths)
+    return W
+
+
+def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
+    """Validate a configuration (the dict a TOML file parses to) into a :class:`StudyConfig`.
+
+    Missing keys take the values of :data:`DEFAULT_CONFIG`; unknown keys, wrong types and
+    values out of range raise :class:`ConfigError` naming the key and what is allowed.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"a study configuration is a TOML table, got {type(data).__name__}")
+    extra = sorted(set(data) - set(TOP_KEYS))
+    if extra:
+        _fail(extra[0], f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
+    d = tomllib.loads(DEFAULT_CONFIG)
+    title = data.get("title", d["title"] if not data else "graphonflow study")
+    if not isinstance(title, str):
+        _fail("title", f"must be a string, got {title!r}")
+    t1 = _number(data.get("t1", d["t1"]), "t1", positive=True)
+    times = data.get("times", [0.0, t1 / 2, t1] if "t1" in data else d["times"])
+    if not isinstance(times, list) or not times:
+        _fail("times", f"must be a non-empty list of times in [0, t1], got {times!r}")
+    times = sorted(_number(t, "times", nonneg=True) for t in times)
+    if times[-1] > t1:
+        _fail("times", f"times must lie in [0, t1] = [0, {t1:g}], got {times[-1]:g}")
+    if len(set(times)) != len(times):
+        _fail("times", "times must be distinct")
+
+    funcs = data.get("functionals", d["functionals"])
+    if not isinstance(funcs, list) or not funcs:
+        _fail("functionals", "must be a non-empty array of tables [[functionals]] with a 'terms' list")
+    parsed = []
+    for i, fd in enumerate(funcs):
+        key = f"functionals[{i}]"
+        if not isinstance(fd, dict):
+            _fail(key, "must be a table with keys 'label' and 'terms'")
+        extra = sorted(set(fd) - {"label", "terms"})
+        if extra:
+            _fail(f"{key}.{extra[0]}", "unknown key; allowed: label, terms")
+        terms = fd.get("terms")
+        if not isinstance(terms, list) or not terms:
+            _fail(f"{key}.terms", f"must be a non-empty list of terms ({', '.join(TERMS)})")
+        terms = tuple(_parse_term(t, f"{key}.terms[{j}]") for j, t in enumerate(terms))
+        label = fd.get("label", " + ".join(_term_label(t) for t in terms))
+        if not isinstance(label, str):
+            _fail(f"{key}.label", f"must be a string, got {label!r}")
+        parsed.append((label, terms))
+
+    box = data.get("box", d["box"])
+    if not (isinstance(box, list) and len(box) == 2):
+        _fail("box", f"must be a pair [lo, hi], got {box!r}")
+    lo, hi = _number(box[0], "box[0]"), _number(box[1], "box[1]")
+    if not lo < hi:
+        _fail("box", f"needs lo < hi, got [{lo}, {hi}]")
+    if any(t["term"] in ("entropy", "rate") for _, terms in parsed for t in terms) and (lo < 0 or hi > 1):
+        _fail("box", f"entropy and rate terms live on [0, 1]; the box [{lo}, {hi}] must lie inside it")
+
+    init = _table(data, "initial", ("graphon", "params", "file", "clip")) if "initial" in data else d["initial"]
+    if ("graphon" in init) == ("file" in init):
+        _fail("initial", "give exactly one of 'graphon' (a library name) or 'file' (a matrix or graph file)")
+    init = dict(init)
+    if "graphon" in init:
+        f = _graphon_factory(init["graphon"], "initial.graphon")
+        params = init.get("params", {})
+        if not isinstance(params, dict):
+            _fail("initial.params", f"must be a table of keyword arguments, got {params!r}")
+        sig = inspect.signature(f)
+        bad = sorted(set(params) - set(sig.parameters))
+        if bad:
+            allowed = ", ".join(sig.parameters) or "none"
+            _fail(f"initial.params.{bad[0]}", f"unknown parameter of '{init['graphon']}'; allowed: {allowed}")
+        try:
+            f(**params)
+        except (ValueError, TypeError) as exc:
+            _fail("initial.params", str(exc))
+    else:
+        if "params" in init:
+            _fail("initial.params", "only with 'graphon'")
+        if not isinstance(init["file"], str):
+            _fail("initial.file", f"must be a path, got {init['file']!r}")
+        path = Path(init["file"])
+        path = path if path.is_absolute() else Path(base_dir) / path
+        if not path.exists():
+            _fail("initial.file", f"no such file: {path}")
+    init["clip"] = _number(init.get("clip", 0.0), "initial.clip", nonneg=True)
+    if 2 * init["clip"] >= hi - lo:
+        _fail("initial.clip", f"must be below half the box width ({(hi - lo) / 2:g})")
+
+    integ = _table(data, "integrator", ("method", "dt"))
+    method = _choice(integ.get("method", d["integrator"]["method"]), "integrator.method", INTEGRATORS)
+    dt = _number(integ.get("dt", d["integrator"]["dt"] if "t1" not in data else t1 / 200), "integrator.dt",
+                 positive=True)
+    if dt > t1:
+        _fail("integrator.dt", f"must not exceed t1 = {t1:g}, got {dt:g}")
+
+    ref = _table(data, "reference", ("resolution",))
+    resolution = _number(ref.get("resolution", d["reference"]["resolution"]), "reference.resolution",
+                         positive=True, integer=True)
+
+    fin = _table(data, "finite", ("ns", "seeds", "kind", "seed"))
+    ns = fin.get("ns", d["finite"]["ns"])
+    if not isinstance(ns, list) or not ns:
+        _fail("finite.ns", f"must be a non-empty list of graph sizes, got {ns!r}")
+    ns = sorted({_number(n, "finite.ns", integer=True) for n in ns})
+    if ns[0] < 2:
+        _fail("finite.ns", f"graph sizes must be >= 2, got {ns[0]}")
+    seeds = _number(fin.get("seeds", d["finite"]["seeds"]), "finite.seeds", positive=True, integer=True)
+    kind = _choice(fin.get("kind", d["finite"]["kind"]), "finite.kind", ("weighted", "simple"))
+    seed = _number(fin.get("seed", d["finite"]["seed"]), "finite.seed", nonneg=True, integer=True)
+
+    sv = _table(data, "save", ("curve_points", "gif_frames", "finite_snapshots", "report"))
+    curve_points = _number(sv.get("curve_points", d["save"]["curve_points"]), "save.curve_points", integer=True)
+    if curve_points < 2:
+        _fail("save.curve_points", f"must be >= 2, got {curve_points}")
+    gif_frames = _number(sv.get("gif_frames", d["save"]["gif_frames"]), "save.gif_frames", nonneg=True, integer=True)
+    flags = {}
+    for k in ("finite_snapshots", "report"):
+        v = sv.get(k, d["save"][k])
+        if not isinstance(v, bool):
+            _fail(f"save.{k}", f"must be true or false, got {v!r}")
+        flags[k] = v
+    if gif_frames == 1:
+        _fail("save.gif_frames", "an animation needs 0 (none) or at least 2 frames")
+
+    return StudyConfig(
+        title=title, t1=t1, times=tuple(times), functionals=tuple(parsed), initial=init, box=(lo, hi),
+        method=method, dt=dt, resolution=resolution, ns=tuple(ns), seeds=seeds, kind=kind, seed=seed,
+        curve_points=curve_points, gif_frames=gif_frames, finite_snapshots=flags["finite_snapshots"],
+        report=flags["report"], base_dir=str(base_dir),
+    )
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(float(v)) if isinstance(v, float) else str(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def to_toml(cfg: StudyConfig) -> str:
+    """The configuration as a TOML document that :func:`load_config` reads back to ``cfg``."""
+    d = cfg.as_dict()
+    lines = [f"title = {_toml_value(d['title'])}", f"t1 = {_toml_value(d['t1'])}",
+             f"times = {_toml_value(d['times'])}", f"box = {_toml_value(d['box'])}", ""]
+    for f in d["functionals"]:
+        lines += ["[[functionals]]", f"label = {_toml_value(f['label'])}", f"terms = {_toml_value(f['terms'])}", ""]
+    for table in ("initial", "integrator", "reference", "finite", "save"):
+        lines.append(f"[{table}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in d[table].items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _term_label(t):
+    c = t["coef"]
+    name = {"hom": f"t({t.get('pattern')})", "edge": "t(K2)", "entropy": "E", "rate": f"I_{t.get('p')}"}[t["term"]]
+    return name if c == 1 else f"{c:g} {name}"
+
+
+def load_config(path=None) -> StudyConfig:
+    """Read and validate a TOML study file (``None``: the built-in :data:`DEFAULT_CONFIG`).
+
+    Relative file paths inside the configuration are read relative to the file's folder.
+    """
+    if path is None:
+        return parse_config(tomllib.loads(DEFAULT_CONFIG))
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such config file: {path}")
+    try:
+        data = tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return parse_config(data, base_dir=p.parent)
+
+
+# --------------------------------------------------------------------------- running
+@dataclass(frozen=True)
+class StudyResult:
+    """What :func:`run_study` produced.
+
+    Attributes
+    ----------
+    out : Path
+        The output directory (complete).
+    config : StudyConfig
+    studies : tuple of ConvergenceStudy
+        One per functional, in the configuration's order.
+    time_step_gap : tuple of ndarray
+        Per functional, a certified upper bound on ||W^dt_t - W^(dt/2)_t||_cut at the measured
+        times: how much the reference moves when the step is halved.
+    summary : dict
+        The contents of ``summary.json``.
+    wall_time : float
+        Seconds for the whole study.
+    """
+
+    out: Path
+    config: StudyConfig
+    studies: tuple
+    time_step_gap: tuple
+    summary: dict = field(repr=False)
+    wall_time: float = 0.0
+
+
+class _Progress:
+    """Progress bars (tqdm) for flows, quiet when asked or when stderr is not a terminal."""
+
+    def __init__(self, t1, quiet, stream):
+        self.t1 = t1
+        self.quiet = quiet
+        self.stream = stream
+        self.bars = not quiet and hasattr(stream, "isatty") and stream.isatty()
+
+    def line(self, s):
+        if not self.quiet:
+            print(s, file=self.stream, flush=True)
+
+    def bar(self, label):
+        if not self.bars:
+            return None
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=self.t1, desc=f"  {label}", unit="t", leave=False, file=self.stream,
+                   bar_format="{desc}: {percentage:3.0f}%|{bar:20}| t={n:.3g}/{total:g} {postfix} [{elapsed}<{remaining}]")
+
+        def update(t, dt, energy, _bar=bar):
+            _bar.n = min(t, self.t1)
+            _bar.set_postfix_str(f"F={energy:.6g} dt={dt:.3g}", refresh=False)
+            _bar.update(0)
+
+        def close(_bar=bar):
+            _bar.refresh()  # show the final time, energy and step once, however fast the flow was
+            _bar.close()
+
+        update.close = close
+        return update
+
+
+def _versions():
+    import numba
+    import scipy
+
+    from . import __version__
+
+    return {
+        "graphonflow": __version__, "python": platform.python_version(), "numpy": np.__version__,
+        "scipy": scipy.__version__, "numba": numba.__version__, "platform": platform.platform(),
+    }
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        x = float(x)
+        return x if math.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def _gif_times(t1, frames):
+    # quadratic spacing: the early, fast part of a flow gets more frames
+    return t1 * np.linspace(0.0, 1.0, frames) ** 2
+
+
+def _coarse(B, px=128):
+    """Block-average a square array to at most px x px (for animation frames)."""
+    m = B.shape[0]
+    f = max(1, -(-m // px))
+    if f == 1:
+        return np.asarray(B, dtype=np.float32)
+    k = m // f
+    return np.asarray(B[: k * f, : k * f].reshape(k, f, k, f).mean(axis=(1, 3)), dtype=np.float32)
+
+
+def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, overwrite=True) -> StudyResult:
+    """Run a study and write its outputs to ``out`` (completely or not at all).
+
+    Parameters
+    ----------
+    config : StudyConfig, dict, path or None
+        A validated configuration, a dict as parsed from TOML, a path to a TOML file, or None
+        for the built-in default study (the main job).
+    out : path
+        Output directory.  It is replaced only when the new results are complete.
+    quiet : bool
+        No progress lines or bars.
+    stream : file, optional
+        Where progress goes (default ``sys.stderr``).  Bars are shown only on a terminal.
+    overwrite : bool
+        Replace an existing ``out``; if False, an existing ``out`` is an error.
+
+    Returns
+    -------
+    StudyResult
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> cfg = {"t1": 0.5, "functionals": [{"terms": [{"term": "hom", "pattern": "K3"},
+    ...        {"term": "edge", "coef": -1.0}]}], "initial": {"graphon": "mean_xy"},
+    ...        "reference": {"resolution": 8}, "finite": {"ns": [10, 20]},
+    ...        "save": {"gif_frames": 0, "report": False}}
+    >>> d = tempfile.mkdtemp()
+    >>> res = run_study(cfg, os.path.join(d, "out"), quiet=True)
+    >>> sorted(p.name for p in res.out.iterdir())
+    ['checkpoint.jsonl', 'config.toml', 'summary.json', 'trajectory.npz']
+    >>> res.summary["functionals"][0]["statuses"][0]
+    't1'
+    """
+    t_start = time.perf_counter()
+    if config is None:
+        cfg = load_config(None)
+    elif isinstance(config, StudyConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = parse_config(config)
+    else:
+        cfg = load_config(config)
+    stream = sys.stderr if stream is None else stream
+    prog = _Progress(cfg.t1, quiet, stream)
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; remove it or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a directory")
+    stage = out.parent / f".{out.name}.partial"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    try:
+        result = _run(cfg, stage, prog, t_start)
+    except BaseException as exc:
+        kept = out.parent / f"{out.name}.partial"
+        if kept.exists():
+            shutil.rmtree(kept)
+        stage.rename(kept)
+        if isinstance(exc, Exception):
+            raise RuntimeError(f"the study failed ({type(exc).__name__}: {exc}); finished work was kept in {kept}") from exc
+        raise
+    # move into place: the old directory is replaced only now that the new one is complete
+    old = out.parent / f".{out.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        out.rename(old)
+    stage.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
+    summary = result.pop("summary")
+    prog.line(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    return StudyResult(out=out, config=cfg, summary=summary, **result)
+
+
+def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict:
+    W0 = cfg.initial_graphon()
+    gen = np.random.default_rng(cfg.seed)
+    times = np.asarray(cfg.times)
+    curve = np.linspace(0.0, cfg.t1, cfg.curve_points)
+    (stage / "config.toml").write_text(to_toml(cfg))
+    ckpt = open(stage / "checkpoint.jsonl", "a")
+    studies, dt_gaps, frames, fsummaries = [], [], [], []
+    arrays = {}
+    try:
+        for i, (label, _) in enumerate(cfg.functionals):
+            F = cfg.functional(i)
+            prog.line(f"[{i + 1}/{len(cfg.functionals)}] {label}: reference at {cfg.resolution} and "
+                      f"{2 * cfg.resolution} blocks, then n = {', '.join(map(str, cfg.ns))}")
+            tf = time.perf_counter()
+
+            def on_flow(lab, data, _i=i):
+                ckpt.write(json.dumps(_jsonable({"functional": _i, "flow": lab, **data})) + "\n")
+                ckpt.flush()
+
+            study = convergence_study(
+                F, W0, list(cfg.ns), cfg.t1, times=times, seeds=cfg.seeds, dt=cfg.dt, integrator=cfg.method,
+                resolution=cfg.resolution, kind=cfg.kind, rng=gen, box=cfg.box, curve_times=curve,
+                keep_states=cfg.finite_snapshots or cfg.report, flow_progress=prog.bar, on_flow=on_flow,
+                progress=lambda s: prog.line(f"    {s}"),
+            )
+            # the time-step check: the m-block reference at dt and at dt/2, compared in cut norm;
+            # the dt run also gives the animation frames (coarsened for size)
+            S0 = block_average(W0, cfg.resolution)
+            ft = _gif_times(cfg.t1, cfg.gif_frames) if cfg.gif_frames else np.zeros(0)
+            tol = 1e-9 * max(cfg.t1, 1.0)
+
+            def near(t, ts):
+                return ts.size > 0 and float(np.min(np.abs(ts - t))) <= tol
+
+            def keep(t, B):
+                return (np.array(B, dtype=np.float64) if near(t, times) else None,
+                        _coarse(B) if near(t, ft) else None)
+
+            full = flow(F, S0, t1=cfg.t1, dt=cfg.dt, integrator=cfg.method, box=cfg.box,
+                        save_at=np.union1d(times, ft), save_fn=keep)
+            half = flow(F, S0, t1=cfg.t1, dt=cfg.dt / 2, integrator=cfg.method, box=cfg.box, save_at=times)
+            for r in (full, half):
+                if not r.success:
+                    raise RuntimeError(f"the time-step check flow of {label!r} failed: {r.message}")
+            full_states = [st[0] for st in full.states if st[0] is not None]
+            gap = np.asarray([
+                cut_norm(StepGraphon(a, S0.widths), StepGraphon(b, S0.widths), rng=gen).upper
+                for a, b in zip(full_states, half.states)
+            ])
+            prog.line(f"    time-step check (dt vs dt/2 at {cfg.resolution} blocks): cut-norm gap <= "
+                      f"{', '.join(f'{g:.2g}' for g in gap)}")
+            fr = None
+            if cfg.gif_frames:
+                sel = [(t, st[1]) for t, st in zip(full.times, full.states) if st[1] is not None]
+                fr = (np.asarray([t for t, _ in sel]), np.stack([f for _, f in sel]))
+            study_wall = time.perf_counter() - tf
+            studies.append(study)
+            dt_gaps.append(gap)
+            frames.append(fr)
+            p = f"f{i}_"
+            part = {
+                p + "times": study.times, p + "ns": study.ns, p + "lower": study.lower, p + "upper": study.upper,
+                p + "delta2_upper": study.delta2_upper, p + "rate": study.rate, p + "rate_stderr": study.rate_stderr,
+                p + "resolution_gap": study.resolution_gap, p + "resolution_cut_gap": study.resolution_cut_gap,
+                p + "time_step_gap": gap, p + "curve_times": study.curve_times,
+                p + "curve_energies": study.curve_energies, p + "curve_grad_norms": study.curve_grad_norms,
+                p + "reference_curve_energies": study.reference_curve_energies,
+                p + "reference_curve_grad_norms": study.reference_curve_grad_norms,
+                p + "reference_states": np.stack([S.values for S in study.reference]).astype(np.float32),
+                p + "reference_widths": study.reference[0].widths,
+            }
+            if cfg.finite_snapshots:
+                nmax = int(study.ns[-1])
+                part[p + f"finite_states_n{nmax}"] = np.stack(study.finite_states[nmax]).astype(np.float32)
+            if fr is not None:
+                part[p + "frame_times"], part[p + "frames"] = fr
+            arrays.update(part)
+            np.savez_compressed(stage / f"functional{i}.npz", **part)  # checkpoint of this functional
+            fsummaries.append({
+                "label": label, "terms": [dict(t) for t in cfg.functionals[i][1]],
+                "statuses": list(study.statuses), "messages": list(study.messages),
+                "reference_final_energy": float(study.reference_curve_energies[-1]),
+                "final_energies": {str(n): study.curve_energies[k, :, -1] for k, n in enumerate(study.ns)},
+                "times": study.times,
+                "cut_distance_lower_mean": study.lower.mean(axis=1),
+                "cut_distance_upper_mean": study.upper.mean(axis=1),
+                "delta2_upper_mean": study.delta2_upper.mean(axis=1),
+                "rate": study.rate, "rate_stderr": study.rate_stderr,
+                "resolution_gap_l2": study.resolution_gap, "resolution_gap_cut": study.resolution_cut_gap,
+                "time_step_gap_cut": gap,
+                "flow_wall_times": {str(n): study.flow_wall_times[k] for k, n in enumerate(study.ns)},
+                "wall_time": study_wall,
+            })
+            prog.line(study.table())
+    finally:
+        ckpt.close()
+    np.savez_compressed(stage / "trajectory.npz", **arrays)
+    for i in range(len(cfg.functionals)):
+        os.remove(stage / f"functional{i}.npz")  # folded into trajectory.npz
+    summary = {
+        "title": cfg.title, "config": cfg.as_dict(), "versions": _versions(),
+        "functionals": fsummaries, "files": {},
+    }
+    if cfg.report:
+        from .report import write_report
+
+        t_fig = time.perf_counter()
+        files = write_report(stage, cfg, studies, dt_gaps, frames, summary)
+        summary["files"] = files
+        summary["figure_wall_time"] = time.perf_counter() - t_fig
+    summary["wall_time"] = time.perf_counter() - t_start
+    (stage / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    if cfg.report:  # the report states the total wall time too
+        from .report import write_html
+
+        write_html(stage, cfg, studies, dt_gaps, summary)
+    return {"studies": tuple(studies), "time_step_gap": tuple(dt_gaps), "summary": _jsonable(summary),
+            "wall_time": time.perf_counter() - t_start}

@@ -1,0 +1,339 @@
+"""Studies from TOML: configuration checks, outputs, atomic writes, checkpoints, progress, report."""
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import graphonflow as gf
+from graphonflow import study as st
+from graphonflow.__main__ import main
+from graphonflow.graphons import block_average, ring
+from graphonflow.study import tomllib  # tomllib, or tomli on Python 3.10
+
+SMALL = """
+title = "small test study"
+t1 = 4.0
+times = [0.0, 1.0, 4.0]
+
+[[functionals]]
+label = "C5"
+terms = [{ term = "hom", pattern = "C5" }]
+
+[[functionals]]
+label = "C5 + E/8"
+terms = [{ term = "hom", pattern = "C5" }, { term = "entropy", coef = 0.125 }]
+
+[initial]
+graphon = "ring"
+params = { kappa = 4.0, p = 0.9 }
+
+[integrator]
+method = "prox"
+dt = 0.25
+
+[reference]
+resolution = 12
+
+[finite]
+ns = [12, 24, 48]
+seeds = 2
+seed = 7
+
+[save]
+curve_points = 9
+gif_frames = 4
+"""
+
+
+def small_cfg(**changes):
+    d = tomllib.loads(SMALL)
+    for key, value in changes.items():
+        table, _, k = key.rpartition(".")
+        (d.setdefault(table, {}) if table else d)[k] = value
+    return d
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "out"
+    res = st.run_study(small_cfg(), out, quiet=True)
+    return res
+
+
+# ----------------------------------------------------------------- configuration
+def test_default_config_is_the_main_job():
+    cfg = st.load_config(None)
+    assert [lab for lab, _ in cfg.functionals] == ["t(C5)", "t(C5) + E/8"]
+    assert cfg.functionals[1][1][1] == {"term": "entropy", "coef": 0.125}
+    assert cfg.ns == (50, 100, 200, 400, 800)
+    assert cfg.initial["graphon"] == "ring" and cfg.times == (0.0, 7.0, 20.0, 100.0)
+    F = cfg.functional(1)
+    W = np.full((6, 6), 0.3)
+    h = 0.3 * np.log(0.3) + 0.7 * np.log(0.7)
+    assert F.value(W) == pytest.approx(0.3**5 + 0.125 * h, rel=1e-12)
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = st.parse_config(small_cfg())
+    assert st.parse_config(tomllib.loads(st.to_toml(cfg))) == cfg
+    default = st.load_config(None)
+    assert st.parse_config(tomllib.loads(st.to_toml(default))) == default
+
+
+@pytest.mark.parametrize(
+    "change, key, allowed",
+    [
+        ({"t1x": 3}, "t1x", "allowed top-level keys"),
+        ({"integrator.method": "rk4"}, "integrator.method", "'euler', 'prox', 'heun'"),
+        ({"integrator.dt": -1.0}, "integrator.dt", "must be > 0"),
+        ({"integrator.order": 2}, "integrator.order", "allowed keys in [integrator]: method, dt"),
+        ({"times": [0.0, 9.0]}, "times", "[0, t1] = [0, 4]"),
+        ({"finite.kind": "dense"}, "finite.kind", "'weighted', 'simple'"),
+        ({"finite.ns": [1, 10]}, "finite.ns", ">= 2"),
+        ({"finite.seeds": 1.5}, "finite.seeds", "must be an integer"),
+        ({"initial": {"graphon": "ringg"}}, "initial.graphon", "'ring'"),
+        ({"initial": {"graphon": "ring", "params": {"kapa": 2}}}, "initial.params.kapa", "allowed: kappa, p"),
+        ({"initial": {"graphon": "ring", "file": "x.npy"}}, "initial", "exactly one of"),
+        ({"initial": {"file": "missing.npy"}}, "initial.file", "no such file"),
+        ({"box": [0.0, 2.0]}, "box", "entropy and rate terms live on [0, 1]"),
+        ({"box": [1.0, 0.0]}, "box", "lo < hi"),
+        ({"save.report": "yes"}, "save.report", "true or false"),
+        ({"save.gif_frames": 1}, "save.gif_frames", "at least 2 frames"),
+        ({"reference.resolution": 0}, "reference.resolution", "must be > 0"),
+    ],
+)
+def test_bad_configs_name_the_key(change, key, allowed):
+    with pytest.raises(st.ConfigError) as exc:
+        st.parse_config(small_cfg(**change))
+    msg = str(exc.value)
+    assert f"'{key}'" in msg and allowed in msg, msg
+
+
+@pytest.mark.parametrize(
+    "term, key, allowed",
+    [
+        ({"term": "homm", "pattern": "K3"}, "functionals[0].terms[0].term", "'hom', 'edge', 'entropy', 'rate'"),
+        ({"term": "hom"}, "functionals[0].terms[0].pattern", "missing"),
+        ({"term": "hom", "pattern": "Q7"}, "functionals[0].terms[0].pattern", "unknown pattern name"),
+        ({"term": "hom", "pattern": [[0, 0]]}, "functionals[0].terms[0].pattern", "loop"),
+        ({"term": "rate"}, "functionals[0].terms[0].p", "missing"),
+        ({"term": "rate", "p": 1.5}, "functionals[0].terms[0].p", "(0, 1)"),
+        ({"term": "edge", "pattern": "K3"}, "functionals[0].terms[0].pattern", "allowed: term, coef"),
+        ({"term": "edge", "coef": "two"}, "functionals[0].terms[0].coef", "must be a number"),
+    ],
+)
+def test_bad_terms_name_the_key(term, key, allowed):
+    d = small_cfg()
+    d["functionals"] = [{"terms": [term]}]
+    with pytest.raises(st.ConfigError) as exc:
+        st.parse_config(d)
+    msg = str(exc.value)
+    assert f"'{key}'" in msg and allowed.lower() in msg.lower(), msg
+
+
+def test_edge_list_patterns_and_labels():
+    d = small_cfg()
+    d["functionals"] = [{"terms": [{"term": "hom", "pattern": [[0, 1], [1, 2], [2, 0]]},
+                                   {"term": "edge", "coef": -1.0}]}]
+    cfg = st.parse_config(d)
+    assert cfg.functionals[0][0] == "t([[0, 1], [1, 2], [2, 0]]) + -1 t(K2)"
+    A = np.random.default_rng(0).random((7, 7))
+    A = (A + A.T) / 2
+    F = cfg.functional(0)
+    assert F.value(A) == pytest.approx(gf.hom_density("K3", A) - A.mean(), rel=1e-12)
+
+
+# ----------------------------------------------------------------- running
+def test_outputs_are_complete(small_run):
+    out = small_run.out
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["checkpoint.jsonl", "config.toml", "cut_distance.png", "energy.png", "flow.gif",
+                     "report.html", "snapshots_f0.png", "snapshots_f1.png", "summary.json", "trajectory.npz"]
+    assert not (out.parent / ".out.partial").exists() and not (out.parent / "out.partial").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["versions"]["numpy"] == np.__version__
+    for f in summary["functionals"]:
+        assert f["statuses"] == ["t1"] * (2 + 3 * 2)
+        assert len(f["rate"]) == 3 and all(isinstance(r, float) for r in f["rate"])
+    # the saved configuration runs the same study
+    assert st.load_config(out / "config.toml") == small_run.config
+
+
+def test_numbers_match_direct_flows(small_run):
+    """The reference and a finite flow, re-run by hand, give the study's numbers."""
+    cfg = small_run.config
+    s = small_run.studies[1]
+    F = cfg.functional(1)
+    S0 = block_average(ring(4.0, 0.9), 2 * cfg.resolution)
+    r = gf.flow(F, S0, t1=cfg.t1, dt=cfg.dt, save_at=cfg.times)
+    assert s.reference_curve_energies[-1] == pytest.approx(r.energy, rel=1e-12)
+    np.testing.assert_allclose(s.reference[-1].values, r.W, rtol=0, atol=1e-14)
+    # energies decrease along every flow (a gradient flow), finite ones included
+    assert np.all(np.diff(s.reference_curve_energies) <= 1e-15)
+    assert np.all(np.diff(s.curve_energies, axis=-1) <= 1e-15)
+    # certified brackets are ordered and shrink with n at t = 0 (sampling error)
+    assert np.all(s.lower <= s.upper)
+    up0 = s.upper[:, :, 0].mean(axis=1)
+    assert up0[0] > up0[-1]
+    assert -1.0 < s.rate[0] < 0.0
+    # the m-block and 2m-block references agree far below the t = 0 distances
+    assert np.all(s.resolution_cut_gap < 0.5 * s.upper[:, :, 0].min())
+    traj = np.load(small_run.out / "trajectory.npz")
+    np.testing.assert_array_equal(traj["f1_upper"], s.upper)
+    assert traj["f1_reference_states"].shape == (3, 24, 24)
+    assert traj["f1_finite_states_n48"].shape == (3, 48, 48)
+    assert traj["f1_frames"].shape[0] == 4
+
+
+def test_same_seed_same_study(small_run, tmp_path):
+    again = st.run_study(small_cfg(), tmp_path / "again", quiet=True)
+    for a, b in zip(small_run.studies, again.studies):
+        np.testing.assert_array_equal(a.upper, b.upper)
+        np.testing.assert_array_equal(a.lower, b.lower)
+
+
+def test_failure_keeps_finished_work_and_old_output(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "old.txt").write_text("previous results")
+    real = st.convergence_study
+
+    def failing(*args, on_flow, **kw):
+        # let the two reference flows finish, then fail in the first finite flow
+        calls = []
+
+        def hook(label, data):
+            on_flow(label, data)
+            calls.append(label)
+            if len(calls) == 2:
+                raise RuntimeError("simulated crash")
+
+        return real(*args, on_flow=hook, **kw)
+
+    monkeypatch.setattr(st, "convergence_study", failing)
+    with pytest.raises(RuntimeError, match="finished work was kept in .*res.partial"):
+        st.run_study(small_cfg(), out, quiet=True)
+    assert (out / "old.txt").read_text() == "previous results"  # untouched
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    lines = (tmp_path / "res.partial" / "checkpoint.jsonl").read_text().splitlines()
+    flows = [json.loads(s)["flow"] for s in lines]
+    assert flows == ["reference m=12", "reference m=24"]
+    assert json.loads(lines[1])["status"] == "t1"
+
+
+def test_overwrite_false_refuses(tmp_path):
+    (tmp_path / "o").mkdir()
+    with pytest.raises(FileExistsError, match="exists"):
+        st.run_study(small_cfg(), tmp_path / "o", quiet=True, overwrite=False)
+
+
+class _TTY(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    d = small_cfg(**{"save.report": False, "save.gif_frames": 0})
+    d["functionals"] = d["functionals"][:1]
+    d["finite"]["ns"] = [10, 20]
+    tty = _TTY()
+    st.run_study(d, tmp_path / "a", stream=tty)
+    text = tty.getvalue()
+    assert "reference m=12" in text and "F=" in text and "dt=0.25" in text  # bars with energy and step
+    pipe = io.StringIO()
+    st.run_study(d, tmp_path / "b", stream=pipe)
+    assert "F=" not in pipe.getvalue() and "reference flow on 12 blocks" in pipe.getvalue()
+    quiet = _TTY()
+    st.run_study(d, tmp_path / "c", stream=quiet, quiet=True)
+    assert quiet.getvalue() == ""
+
+
+def test_initial_from_a_matrix_file(tmp_path):
+    A = block_average(ring(4.0, 0.9), 16).values
+    np.save(tmp_path / "W0.npy", A)
+    text = SMALL.replace('graphon = "ring"\nparams = { kappa = 4.0, p = 0.9 }', 'file = "W0.npy"')
+    (tmp_path / "s.toml").write_text(text.replace('gif_frames = 4', 'gif_frames = 0\nreport = false'))
+    cfg = st.load_config(tmp_path / "s.toml")
+    W0 = cfg.initial_graphon()
+    np.testing.assert_array_equal(W0.values, A)
+    res = st.run_study(cfg, tmp_path / "o", quiet=True)
+    assert all(s == "t1" for s in res.summary["functionals"][0]["statuses"])
+    assert Path(st.load_config(tmp_path / "o" / "config.toml").initial["file"]) == (tmp_path / "W0.npy").resolve()
+
+
+# ----------------------------------------------------------------- the report
+def _images(html):
+    return re.findall(r'<img src="data:image/(png|gif);base64,([A-Za-z0-9+/=]+)"', html)
+
+
+def test_report_images_decode(small_run):
+    from PIL import Image
+
+    html = (small_run.out / "report.html").read_text()
+    imgs = _images(html)
+    assert [k for k, _ in imgs] == ["png", "png", "png", "png", "gif"]
+    for kind, data in imgs:
+        im = Image.open(io.BytesIO(base64.b64decode(data)))
+        im.verify()
+        assert im.format.lower() == kind
+    assert "rate r" in html and "cut gap m vs 2m" in html
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(small_run, tmp_path):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+           (small_run.out / "report.html").resolve().as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    assert 'data-images="5/5"' in dom  # every image decoded in the browser
+
+
+# ----------------------------------------------------------------- the command line
+def test_cli_run_and_errors(tmp_path, capsys):
+    d = small_cfg(**{"save.report": False, "save.gif_frames": 0})
+    d["finite"]["ns"] = [10, 20]
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(st.to_toml(st.parse_config(d)))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "cut distance to the limit ~ n^r" in out and (tmp_path / "o" / "summary.json").exists()
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(SMALL.replace('method = "prox"', 'method = "rk45"'))
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(bad), "--out", str(tmp_path / "never")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'integrator.method'" in err and "'rk45'" in err and "'prox'" in err and "bad.toml" in err
+    assert not (tmp_path / "never").exists()
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("t1 = [1,\n")
+    with pytest.raises(SystemExit):
+        main(["run", str(broken)])
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_cli_print_config(capsys):
+    assert main(["run", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    assert text == st.DEFAULT_CONFIG
+    assert st.parse_config(tomllib.loads(text)) == st.load_config(None)
+
+
+def test_import_stays_free_of_matplotlib_and_tqdm():
+    code = "import sys, graphonflow, graphonflow.study; print('matplotlib' in sys.modules, 'tqdm' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.stdout.strip() == "False False", res.stderr
