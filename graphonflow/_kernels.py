@@ -33,6 +33,7 @@ returned norm is NaN/inf whenever a NaN/inf met the pass).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from numba import njit, prange
@@ -41,6 +42,7 @@ __all__ = [
     "euler_step",
     "prox_step",
     "projected_grad_norm2",
+    "constrained_grad_norm2",
     "local_value",
     "shifted_mean",
     "apply_shift",
@@ -312,6 +314,63 @@ def _pg2_kernel_serial(B, G, gscale, w, alpha, beta, lo, hi, tiles, ts):
 
 
 @njit(cache=True)
+def _cpg_tile(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, t, ts, out):
+    """Statistics of the shifted projected velocity v = P_B[-(DF - lam)] on one tile.
+
+    Writes (sum w_i w_j v_ij, sum w_i w_j v_ij^2, sum of w_i w_j over the entries where
+    v is a linear function of lam with slope 1, sum w_i w_j |v_ij|, min DF, max DF) into
+    ``out[t]``.
+    """
+    i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    s1 = 0.0
+    s2 = 0.0
+    sa = 0.0
+    sabs = 0.0
+    dmin = np.inf
+    dmax = -np.inf
+    for i in range(i0, i1):
+        wi = w[i]
+        js = i if diag else j0
+        for j in range(js, j1):
+            b = np.float64(B[i, j])
+            g = gscale * G[i, j] + beta
+            if alpha != 0.0:
+                g += alpha * np.log(b / (1.0 - b))
+            dmin = min(dmin, g)
+            dmax = max(dmax, g)
+            v = lam - g
+            free = 1.0
+            if (b <= lo and v <= 0.0) or (b >= hi and v >= 0.0):
+                v = 0.0
+                free = 0.0
+            q = wi * w[j]
+            if i != j:
+                q *= 2.0
+            s1 += q * v
+            s2 += q * v * v
+            sa += q * free
+            sabs += q * abs(v)
+    out[t, 0] = s1
+    out[t, 1] = s2
+    out[t, 2] = sa
+    out[t, 3] = sabs
+    out[t, 4] = dmin
+    out[t, 5] = dmax
+
+
+@njit(parallel=True, cache=True)
+def _cpg_kernel(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, ts, out):
+    for t in prange(tiles.shape[0]):
+        _cpg_tile(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, t, ts, out)
+
+
+@njit(cache=True)
+def _cpg_kernel_serial(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, ts, out):
+    for t in range(tiles.shape[0]):
+        _cpg_tile(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, t, ts, out)
+
+
+@njit(cache=True)
 def _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts):
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
     part = 0.0
@@ -444,6 +503,17 @@ def _pg2_ref(B, G, gscale, w, alpha, beta, lo, hi):
     V = np.where((B64 <= lo) & (V < 0), 0.0, V)
     V = np.where((B64 >= hi) & (V > 0), 0.0, V)
     return float(w @ (V * V) @ w)
+
+
+def _cpg_ref(B, G, gscale, w, alpha, beta, lo, hi, lam):
+    """NumPy twin of ``_cpg_kernel`` (the six statistics, reduced)."""
+    B64 = B.astype(np.float64)
+    D = _full_grad_ref(B, G, gscale, alpha, beta)
+    V = lam - D
+    fixed = ((B64 <= lo) & (V <= 0)) | ((B64 >= hi) & (V >= 0))
+    V = np.where(fixed, 0.0, V)
+    return (float(w @ V @ w), float(w @ (V * V) @ w), float(w @ (~fixed).astype(np.float64) @ w),
+            float(w @ np.abs(V) @ w), float(D.min()), float(D.max()))
 
 
 def _euler_ref(B, G, gscale, w, dt, alpha, beta, lo, hi):
@@ -617,6 +687,78 @@ def projected_grad_norm2(B, G, w, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi
     _check(B, w, ("G", G))
     gscale, alpha, beta, lo, hi = _scalars(gscale, alpha, beta, lo, hi)
     return float(_pick(_pg2_kernel, _pg2_kernel_serial, B.shape[0])(B, G, gscale, w, alpha, beta, lo, hi, _tiles(B.shape[0]), TILE))
+
+
+def _cpg_stats(B, G, gscale, w, alpha, beta, lo, hi, lam):
+    m = B.shape[0]
+    tiles = _tiles(m)
+    out = np.empty((tiles.shape[0], 6))
+    _pick(_cpg_kernel, _cpg_kernel_serial, m)(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, TILE, out)
+    s = out[:, :4].sum(axis=0)
+    return float(s[0]), float(s[1]), float(s[2]), float(s[3]), float(out[:, 4].min()), float(out[:, 5].max())
+
+
+def _constrained_root(stats, max_iter=200):
+    """(squared norm, multiplier) of the projection onto the cone with a mean constraint.
+
+    ``stats(lam)`` returns the six statistics of v(lam) = P_B[-(DF - lam)].  The mean
+    g(lam) = sum w_i w_j v_ij(lam) is continuous, piecewise linear and non-decreasing, with
+    g(min DF) <= 0 <= g(max DF); the root is found by Newton steps on the current piece
+    (exact once the set of free entries is right) inside a bisection bracket.
+    """
+    s1, s2, sa, sabs, dmin, dmax = stats(0.0)
+    if not (math.isfinite(s2) and math.isfinite(dmin) and math.isfinite(dmax)):
+        return float("nan"), float("nan")
+    a, b = dmin, dmax
+    lam = 0.0
+    eps = np.finfo(np.float64).eps
+    for _ in range(max_iter):
+        if abs(s1) <= 1e-13 * sabs:  # g(lam) = 0 up to the rounding of the sum
+            break
+        if s1 < 0:
+            a = max(a, lam)
+        else:
+            b = min(b, lam)
+        new = lam - s1 / sa if sa > 0 else math.nan
+        if not (a <= new <= b):
+            new = 0.5 * (a + b)
+        if new == lam:
+            break
+        lam = new
+        s1, s2, sa, sabs, _, _ = stats(lam)
+        if b - a <= 4 * eps * max(abs(a), abs(b)):  # the bracket has shrunk to a point
+            break
+    return s2, lam
+
+
+def constrained_grad_norm2(B, G, w, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, use_numba=True):
+    r"""Squared norm of DF projected onto the tangent cone of {mean = const} ∩ box.
+
+    The velocity of the density-constrained flow is the projection of -DF onto the cone
+    {V : sum_ij w_i w_j V_ij = 0, V_ij >= 0 where B_ij = lo, V_ij <= 0 where B_ij = hi}.
+    By the KKT conditions it is V = P_B[-(DF - lam)] (P_B the box tangent-cone projection)
+    with the multiplier lam chosen so that sum w_i w_j V_ij = 0: lam is the weighted mean of
+    DF over the *free* entries (inside the box, or on a face with -(DF - lam) pointing
+    inward).  Returns ``sum_ij w_i w_j V_ij^2``; it is 0 exactly at the KKT points of F
+    under the density constraint.  A few passes (one per Newton step on lam).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = np.full((2, 2), 0.5); w = np.full(2, 0.5)
+    >>> G = np.array([[1.0, 0.0], [0.0, 3.0]])    # mean 1: the velocity is 1 - G
+    >>> round(constrained_grad_norm2(B, G, w), 12)  # (0 + 1 + 1 + 4) / 4
+    1.5
+    """
+    if G is None:
+        G, gscale = B, 0.0
+    _check(B, w, ("G", G))
+    gscale, alpha, beta, lo, hi = _scalars(gscale, alpha, beta, lo, hi)
+    if use_numba:
+        stats = lambda lam: _cpg_stats(B, G, gscale, w, alpha, beta, lo, hi, lam)  # noqa: E731
+    else:
+        stats = lambda lam: _cpg_ref(B, G, gscale, w, alpha, beta, lo, hi, lam)  # noqa: E731
+    return float(_constrained_root(stats)[0])
 
 
 def local_value(B, w, alpha, beta, gamma=0.0):

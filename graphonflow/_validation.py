@@ -10,8 +10,14 @@ SYM_RTOL = 1e-10
 def check_symmetric_matrix(A, name="W", dtype=None, copy=False):
     """Return A as a finite, square, symmetric floating array, or raise ValueError.
 
-    Entries may differ from their transposes by rounding (relative 1e-10 of the
-    largest entry); anything larger is an error, not something to fix silently.
+    Entries may differ from their transposes by rounding: the check is
+
+        max |A_ij - A_ji| <= SYM_RTOL * max |A_ij|   (SYM_RTOL = 1e-10),
+
+    relative to the scale of A whatever that scale is (a matrix of size 1e-11 gets no
+    more slack than one of size 1), with an absolute floor of the smallest normal number
+    of the dtype so that an all-zero or subnormal matrix is judged by exact equality.
+    Anything larger is an error, not something to fix silently.
     """
     arr = np.array(A, dtype=dtype, copy=copy) if copy else np.asarray(A, dtype=dtype)
     if arr.dtype.kind not in "fiub":
@@ -33,8 +39,8 @@ def check_symmetric_matrix(A, name="W", dtype=None, copy=False):
             raise ValueError(f"{name} contains NaN or infinite entries")
         scale = float(np.max(np.abs(arr)))
         err = float(np.max(np.abs(arr - arr.T)))
-    if err > SYM_RTOL * max(1.0, scale):
-        raise ValueError(f"{name} is not symmetric: max |W - W^T| = {err:.3g}")
+    if err > max(SYM_RTOL * scale, float(np.finfo(arr.dtype).tiny)):
+        raise ValueError(f"{name} is not symmetric: max |W - W^T| = {err:.3g} with max |W| = {scale:.3g}")
     return arr
 
 

@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,7 +81,7 @@ from scipy.linalg import lapack
 from threadpoolctl import threadpool_limits
 
 from ._validation import as_rng
-from .graphons import as_step, common_refinement
+from .graphons import _as_step, as_step, common_refinement
 from .step import StepGraphon
 
 __all__ = [
@@ -425,11 +426,20 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
 
 
 # ------------------------------------------------------------ public API
+def _int_option(value, name, minimum, extra=""):
+    """``value`` as an int >= minimum, or a TypeError / ValueError naming the option."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}{extra}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}{extra}, got {value!r}")
+    return int(value)
+
+
 def _difference(U, V):
     if V is None:
-        S = as_step(U, name="U")
+        S = _as_step(U, name="U")
         return S.values, S.widths
-    BU, BV, w = common_refinement(as_step(U, name="U"), as_step(V, name="V"))
+    BU, BV, w = common_refinement(_as_step(U, name="U"), _as_step(V, name="V"))
     return BU - BV, w
 
 
@@ -492,12 +502,13 @@ def cut_norm(
         Randomness of the SDP method (initial point, rounding).  Same seed, same result.
     exact_max_blocks : int
         Threshold for ``"auto"`` (at most 26; the work is 2^m * m).
-    rank : int, optional
+    rank : int >= 2, optional
         Burer--Monteiro rank p (default ceil(sqrt(2 (m + 1))), at least 4, at most 24).
-    n_rounding : int
+        A rank of 1 is the +-1 problem itself (no relaxation), so at least 2.
+    n_rounding : int >= 1
         Gaussian roundings per batch; the best 8 of each batch are improved by local search.
         More batches are drawn while upper/lower > 1.5 (at most 4) or > 1.8 (at most 32).
-    max_iter, tol : int, float
+    max_iter, tol : int >= 1, float > 0
         Stopping rule of the Burer--Monteiro ascent (relative objective increase <= tol).
 
     Returns
@@ -507,12 +518,22 @@ def cut_norm(
 
     Examples
     --------
+    The bounds bracket the value by its rounding error bound, so compare them rounded:
+
     >>> r = cut_norm(np.array([[1.0, -1.0], [-1.0, 1.0]]))
-    >>> r.lower, r.upper, r.method
+    >>> round(r.lower, 12), round(r.upper, 12), r.method
     (0.25, 0.25, 'exact')
+    >>> bool(r.lower <= 0.25 <= r.upper)
+    True
 
     The kernel (x - 1/2)(y - 1/2) has cut norm 1/64; its block averages on an even number of
     blocks have the same cut norm (S = T = [0, 1/2]).
+
+    >>> from graphonflow.graphons import Graphon
+    >>> K = Graphon(lambda x, y: (x - 0.5) * (y - 0.5), box=(-0.25, 0.25))
+    >>> r = cut_norm(K.block_average(4))
+    >>> round(r.lower * 64, 10), round(r.upper * 64, 10)
+    (1.0, 1.0)
 
     References
     ----------
@@ -520,10 +541,17 @@ def cut_norm(
     """
     if method not in ("auto", "exact", "sdp"):
         raise ValueError(f"method must be 'auto', 'exact' or 'sdp', got {method!r}")
-    if not 1 <= exact_max_blocks <= MAX_EXACT_BLOCKS:
-        raise ValueError(f"exact_max_blocks must lie in 1..{MAX_EXACT_BLOCKS}")
-    if n_rounding < 1 or max_iter < 1 or not tol > 0:
-        raise ValueError("n_rounding and max_iter must be >= 1 and tol > 0")
+    exact_max_blocks = _int_option(exact_max_blocks, "exact_max_blocks", 1)
+    if exact_max_blocks > MAX_EXACT_BLOCKS:
+        raise ValueError(f"exact_max_blocks must lie in 1..{MAX_EXACT_BLOCKS}, got {exact_max_blocks}")
+    if rank is not None:
+        rank = _int_option(rank, "rank", 2, " or None (automatic)")
+    n_rounding = _int_option(n_rounding, "n_rounding", 1)
+    max_iter = _int_option(max_iter, "max_iter", 1)
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+        raise TypeError(f"tol must be a positive real number, got {type(tol).__name__}")
+    if not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
     D, w = _difference(U, V)
     Dm, wm, groups = _merge_identical_blocks(D, w)
     k = Dm.shape[0]

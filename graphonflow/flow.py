@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import networkx as nx
 import numpy as np
 from scipy.optimize import brentq
 
@@ -59,6 +60,7 @@ from . import _kernels
 from ._linalg import _mirror_lower_from_upper
 from ._validation import check_symmetric_matrix
 from .functionals import Functional, HomDensity, _Point, as_functional
+from .graphons import Graphon
 from .step import StepGraphon
 
 __all__ = ["flow", "FlowResult", "INTEGRATORS", "STATUSES"]
@@ -88,7 +90,8 @@ class FlowResult:
     energies : ndarray (k,)
         F at each saved time.
     grad_norms : ndarray (k,)
-        ||P DF||_2 (weighted by w_i w_j) at each saved time.
+        ||P DF||_2 (weighted by w_i w_j) at each saved time: the speed of the flow.  With a
+        fixed ``density`` P projects onto the tangent cone of {mean = density} ∩ box.
     n_steps, n_grad_evals, n_rejected : int
         Accepted steps, gradient evaluations, rejected adaptive trials.
     dt_history : ndarray (n_steps,)
@@ -96,8 +99,9 @@ class FlowResult:
     status : str
         One of ``"t1"`` (reached t1), ``"steady"`` (projected-gradient norm below
         ``gtol``), ``"max_steps"``, ``"nonfinite"`` (a non-finite value or gradient
-        was met; W is the last finite state), ``"dt_min"`` (adaptive step fell below
-        ``dt_min``).
+        was met -- with ``adaptive``, at every trial step down to ``dt_min``; W is the
+        last finite state), ``"dt_min"`` (adaptive step fell below ``dt_min`` because
+        the energy would rise).
     message : str
         A sentence for humans, e.g. ``"max_steps reached at t=3.2; raise max_steps"``.
     integrator : str
@@ -145,6 +149,7 @@ class _Problem:
 
     def __init__(self, F, w, uniform, lo, hi, dtype):
         self.F = F
+        self.density = None  # set by the driver when the edge density is held fixed
         self.w = w
         self.uniform = uniform
         self.alpha, self.beta, self.gamma = F._local_coeffs()
@@ -177,9 +182,10 @@ class _Problem:
         return float(v)
 
     def pg2(self, B, G, gs):
-        return _kernels.projected_grad_norm2(
-            B, G, self.w, gscale=gs, alpha=self.alpha, beta=self.beta, lo=self.lo_eff, hi=self.hi_eff
-        )
+        """Squared norm of the velocity: the gradient projected onto the tangent cone of the
+        box, or of {mean = density} ∩ box when the density is held fixed."""
+        norm2 = _kernels.projected_grad_norm2 if self.density is None else _kernels.constrained_grad_norm2
+        return norm2(B, G, self.w, gscale=gs, alpha=self.alpha, beta=self.beta, lo=self.lo_eff, hi=self.hi_eff)
 
     def full_grad(self, B, G, gs):
         """The full gradient as a symmetric float64 array (used by Heun only)."""
@@ -191,10 +197,25 @@ class _Problem:
         return D
 
 
+_W0_TYPES = "an (n, n) array, a StepGraphon or a networkx graph"
+
+
 def _read_initial(W0, dtype):
     """(B, w, uniform, scalar type): one C-contiguous copy of the block values, exactly symmetric."""
+    if isinstance(W0, nx.Graph):
+        # its weighted adjacency matrix (edge attribute "weight", 1 without it), widths
+        # from the node attribute "width" when every node has one, else 1/n: as_step's reading
+        W0 = StepGraphon.from_networkx(W0)
     if isinstance(W0, StepGraphon):
         B, w, uniform = W0.values, np.asarray(W0.widths, np.float64), W0.uniform
+    elif isinstance(W0, Graphon) or callable(W0):
+        raise TypeError(
+            f"W0 must be {_W0_TYPES}; got a continuous graphon ({type(W0).__name__}), which the flow "
+            "cannot discretise by itself: pass W.block_average(m) (its block means on m blocks) or "
+            "sample(W, n).matrix (a W-random graph on n vertices)"
+        )
+    elif W0 is None or isinstance(W0, (str, bytes, dict, set)):
+        raise TypeError(f"W0 must be {_W0_TYPES}, got {type(W0).__name__}")
     else:
         B = check_symmetric_matrix(W0, "W0")  # one pass, no n x n temporaries for large n
         n = B.shape[0]
@@ -278,9 +299,12 @@ def flow(
     ----------
     F : Functional
         E.g. ``-b1*EdgeDensity() - b2*HomDensity("K3") + 0.5*Entropy()`` or :func:`ergm`.
-    W0 : array (n, n) or StepGraphon
+    W0 : array (n, n), StepGraphon or networkx graph
         Initial data: symmetric, finite, inside the box.  If F has an entropy or
-        rate-function term, strictly inside (0, 1).
+        rate-function term, strictly inside (0, 1).  A networkx graph is read as its
+        weighted adjacency matrix (like :func:`~graphonflow.graphons.as_step`).  A
+        continuous :class:`~graphonflow.graphons.Graphon` or function is a TypeError:
+        discretise it first, with ``W.block_average(m)`` or ``sample(W, n)``.
     t1 : float > 0
         Final graphon time.
     dt : float, optional
@@ -296,10 +320,12 @@ def flow(
         Working precision (default: that of W0; integers become float64).  The
         kernels compute in float64 and store in dtype.
     save_at : array of times in [0, t1], optional
-        Save exactly at these times (steps are shortened to hit them).
+        Save exactly at these times (steps are shortened to hit them).  Not together
+        with ``save_every``.
     save_every : int, optional
-        Save every k accepted steps (and at t=0).  Without save_at and save_every
-        only t=0 and the final state are saved.  The final state is always saved.
+        Save every k accepted steps (and at t=0).  Not together with ``save_at``.
+        Without save_at and save_every only t=0 and the final state are saved.  The
+        final state is always saved.
     save_fn : callable ``save_fn(t, B) -> object``, optional
         Store ``save_fn(t, B)`` instead of a copy of B (B is a read-only view of the
         live buffer: copy what you keep), e.g. ``lambda t, B: B.mean()``.
@@ -307,7 +333,7 @@ def flow(
         Stop with status ``"steady"`` once ||P DF||_2 <= gtol.
     max_steps : int
         Stop with status ``"max_steps"`` after this many accepted steps.
-    energy_tol : float
+    energy_tol : float >= 0
         Adaptive only: accept a step if F_new <= F_old + energy_tol * (1 + |F_old|).
     dt_min, dt_max, grow : float
         Adaptive only: smallest step before giving up (default 1e-12 * t1), largest step
@@ -315,8 +341,17 @@ def flow(
     density : float, optional
         Keep the edge density fixed: after every step, B <- clip(B + lam, box) with lam
         found by a 1-D root find so that sum w_i w_j B_ij = density.  W0 is projected
-        first.  (Grad norms are then those of the box-projected gradient, not of the
-        constrained one.)
+        first.  The flow is then the gradient flow on {mean = density} ∩ box, and the
+        reported grad norms (and the ``gtol`` test) are those of its velocity
+
+        .. math::
+
+            V = P_B[-(DF - \lambda)], \qquad \sum_{ij} w_i w_j V_{ij} = 0,
+
+        the projection of -DF onto the tangent cone of {mean = density} ∩ box: lambda is
+        the weighted mean of DF over the free entries (inside the box, or on a face with
+        the shifted velocity pointing inward).  ||V|| = 0 exactly at the constrained
+        stationary points (the KKT points of F at fixed edge density).
     progress : callable ``progress(t, dt, energy)``, optional
         Called after every accepted step with the time reached, the step just taken and
         the most recently computed energy (energies are computed at save times and, with
@@ -365,6 +400,11 @@ def flow(
         raise ValueError("max_steps must be >= 0")
     if gtol is not None and not float(gtol) >= 0:
         raise ValueError(f"gtol must be >= 0, got {gtol}")
+    if save_at is not None and save_every is not None:
+        raise ValueError("give save_at or save_every, not both")
+    energy_tol = float(energy_tol)
+    if not (energy_tol >= 0 and math.isfinite(energy_tol)):
+        raise ValueError(f"energy_tol must be a finite number >= 0, got {energy_tol}")
     if save_every is not None and (int(save_every) != save_every or save_every < 1):
         raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
     if save_fn is not None and not callable(save_fn):
@@ -408,6 +448,7 @@ def flow(
         density = float(density)
         if not (lo < density < hi):
             raise ValueError(f"density must lie strictly inside the box ({lo}, {hi}), got {density}")
+        prob.density = density  # grad norms: the velocity of the constrained flow
         _density_project(B, prob, density)
 
     # ------------------------------------------------------------------ buffers
@@ -498,10 +539,15 @@ def flow(
             )
         else:
             _, pg2 = kstep(B, G, gs, h_try, Bn)
-        pg2_cur = pg2
         if not math.isfinite(pg2):
             status, message = "nonfinite", f"non-finite gradient at t={t:.6g}; returning the last finite state"
             break
+        if density is not None:
+            # the kernel's norm is that of the box projection; the constrained flow's speed
+            # is the projection onto the tangent cone of {mean = density} ∩ box (extra passes,
+            # so only when the gtol test needs it)
+            pg2 = prob.pg2(B, G, gs) if gtol is not None else None
+        pg2_cur = pg2
         if gtol is not None and math.sqrt(pg2) <= gtol:
             status, message = "steady", f"steady state at t={t:.6g}: ||P DF|| = {math.sqrt(pg2):.3g} <= gtol={gtol:g}"
             break
@@ -525,10 +571,19 @@ def flow(
                 n_rej += 1
                 h = 0.5 * h_try
                 if h < dt_min:
-                    status, message = "dt_min", (
-                        f"adaptive step fell below dt_min={dt_min:.3g} at t={t:.6g} "
-                        "(the energy would increase); loosen energy_tol or use integrator='prox'"
-                    )
+                    if not math.isfinite(valn):
+                        # every trial down to dt_min overflowed: a blow-up, not a stiffness problem
+                        status, message = "nonfinite", (
+                            f"F is not finite ({valn}) after every trial step down to dt_min={dt_min:.3g} "
+                            f"at t={t:.6g}: the flow leaves the floating-point range (e.g. a blow-up in "
+                            "finite time; a smaller box bounds it); returning the last finite state"
+                        )
+                    else:
+                        hint = " or use integrator='prox'" if integrator == "euler" else ""
+                        status, message = "dt_min", (
+                            f"adaptive step fell below dt_min={dt_min:.3g} at t={t:.6g} "
+                            f"(the energy would increase); loosen energy_tol{hint}"
+                        )
                     break
                 continue  # the trial used the other buffer; G at B is intact
         # accept

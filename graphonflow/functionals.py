@@ -367,7 +367,13 @@ class Custom(Functional):
         F at block values B (m, m) and widths w (m,) (w = 1/n for a matrix).
     grad : callable ``grad(B, w) -> ndarray (m, m)``
         The *block values* of the L2 gradient: for a matrix, n^2 times the
-        Frobenius gradient with respect to the full matrix.  Must be symmetric.
+        Frobenius gradient with respect to the full matrix.  Must be real, of shape
+        (m, m) and symmetric up to rounding, |G_ij - G_ji| <= rtol * max |G| with
+        rtol = max(1e-10, 128 eps) of its dtype (the flow kernels read only the upper
+        triangle, so an asymmetric G would be silently half-ignored): anything else is
+        a ValueError naming the term.  ``Custom.grad`` also rejects non-finite values;
+        inside :func:`~graphonflow.flow` a non-finite gradient ends the run with status
+        ``"nonfinite"`` and the last finite state.
     name : str, optional
 
     Examples
@@ -379,6 +385,13 @@ class Custom(Functional):
     ...              lambda B, w: 3 * (B @ B) / len(B), name="triangles")
     >>> tri.value(np.full((4, 4), 0.5))
     0.125
+    >>> float(tri.grad(np.full((4, 4), 0.5))[0, 1])   # 3 * (4 * 0.25) / 4
+    0.75
+    >>> bad = Custom(lambda B, w: 0.0, lambda B, w: np.triu(B), name="upper")
+    >>> bad.grad(np.full((2, 2), 0.5))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Custom term 'upper': grad(B, w) is not symmetric: max |G - G^T| = 0.5 ...
     """
 
     def __init__(self, value, grad, name="custom"):
@@ -392,9 +405,32 @@ class Custom(Functional):
         return float(self._fv(pt.B, pt.w))
 
     def _grad(self, pt):
+        return self._checked_grad(pt, allow_nonfinite=False)
+
+    def _nl_grad(self, pt):
+        # inside a flow a non-finite gradient is reported by the driver (status "nonfinite")
+        return self._checked_grad(pt, allow_nonfinite=True), 1.0
+
+    def _checked_grad(self, pt, allow_nonfinite):
+        from ._linalg import symmetry_defect
+
+        who = f"Custom term {self.name!r}: grad(B, w)"
         G = np.asarray(self._fg(pt.B, pt.w))
-        if G.shape != pt.B.shape:
-            raise ValueError(f"{self.name}: grad returned shape {G.shape}, expected {pt.B.shape}")
+        if G.dtype.kind not in "fiub":
+            raise ValueError(f"{who} must return a real array, got dtype {G.dtype}")
+        m = pt.B.shape[0]
+        if G.shape != (m, m):
+            raise ValueError(f"{who} returned shape {G.shape}, expected {(m, m)}")
+        Gf = G if G.dtype.kind == "f" else G.astype(np.float64)
+        err, scale, nbad = symmetry_defect(Gf)  # over the finite pairs only
+        if nbad and not allow_nonfinite:
+            raise ValueError(f"{who} returned NaN or infinite values")
+        rtol = max(1e-10, 128 * float(np.finfo(Gf.dtype).eps))
+        if err > max(rtol * scale, float(np.finfo(Gf.dtype).tiny)):
+            raise ValueError(
+                f"{who} is not symmetric: max |G - G^T| = {err:.3g} with max |G| = {scale:.3g} "
+                "(the flow reads only the upper triangle; return e.g. (G + G.T) / 2)"
+            )
         return np.ascontiguousarray(G, dtype=pt.B.dtype)
 
     def __repr__(self):

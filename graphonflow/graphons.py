@@ -233,6 +233,18 @@ def overlap_matrix(edges_a, edges_b) -> np.ndarray:
     return np.clip(hi - lo, 0.0, None)
 
 
+def _is_continuous(W) -> bool:
+    """A Graphon or a plain function f(x, y) (StepGraphon is callable too, but not this)."""
+    import networkx as nx
+
+    return isinstance(W, Graphon) or (callable(W) and not isinstance(W, (StepGraphon, nx.Graph)))
+
+
+def _as_graphon(W) -> Graphon:
+    """W itself for a Graphon; a plain function wrapped (any finite values, symmetry checked)."""
+    return W if isinstance(W, Graphon) else Graphon(W, box=(-np.inf, np.inf), name=getattr(W, "__name__", ""))
+
+
 def as_step(W, *, resolution: int | None = None, name: str = "W") -> StepGraphon:
     """Read W as a step graphon.
 
@@ -240,6 +252,11 @@ def as_step(W, *, resolution: int | None = None, name: str = "W") -> StepGraphon
     adjacency (node attribute ``width`` honoured); :class:`Graphon` or callable: its block
     average on ``resolution`` equal blocks (required for these).
     """
+    return _as_step(W, resolution=resolution, name=name, _takes_resolution=True)
+
+
+def _as_step(W, *, resolution=None, name="W", _takes_resolution=False) -> StepGraphon:
+    """:func:`as_step` for functions that take no resolution (their error names none)."""
     import networkx as nx
 
     if isinstance(W, StepGraphon):
@@ -250,11 +267,13 @@ def as_step(W, *, resolution: int | None = None, name: str = "W") -> StepGraphon
         return StepGraphon(W)  # the constructor checks shape, finiteness and symmetry
     if isinstance(W, Graphon) or callable(W):
         if resolution is None:
+            what = "a continuous graphon" if isinstance(W, Graphon) else "a function f(x, y)"
+            how = f"{name}.block_average(m)" if isinstance(W, Graphon) else f"graphonflow.block_average({name}, m)"
+            alt = ", or give as_step resolution=m" if _takes_resolution else ""
             raise ValueError(
-                f"{name} is a continuous graphon; give resolution=m to use its block average on m blocks"
+                f"{name} is {what}, not a step graphon; pass its block average on m blocks, {how}, instead{alt}"
             )
-        G = W if isinstance(W, Graphon) else Graphon(W, box=(-np.inf, np.inf))
-        return G.block_average(resolution)
+        return _as_graphon(W).block_average(resolution)
     raise TypeError(
         f"cannot read {type(W).__name__} as a graphon; give a StepGraphon, Graphon, an n x n array "
         "or a networkx graph"
@@ -267,15 +286,18 @@ def block_average(W, blocks, *, quad_nodes: int | None = None) -> StepGraphon:
     For a step graphon (B, w) with intervals I_i and target intervals J_a (widths v_a),
     with O[i, a] = |I_i ∩ J_a|:  B'[a, b] = (O^T B O)[a, b] / (v_a v_b).  This is exact; it
     refines (when every J_a lies inside one I_i) without changing the kernel, and coarsens
-    by averaging.  For a :class:`Graphon` see :meth:`Graphon.block_average`.
+    by averaging.  For a :class:`Graphon` see :meth:`Graphon.block_average`; a plain
+    function f(x, y) is read as ``Graphon(f)`` (values unrestricted).
 
     >>> S = block_average(sbm([[1.0, 0.0], [0.0, 1.0]]), 1)
     >>> S.values.tolist()
     [[0.5]]
+    >>> np.round(block_average(lambda x, y: x * y, 2).values, 4).tolist()  # c_i c_j, c = (1/4, 3/4)
+    [[0.0625, 0.1875], [0.1875, 0.5625]]
     """
-    if isinstance(W, Graphon):
-        return W.block_average(blocks, quad_nodes=quad_nodes)
-    S = as_step(W)
+    if _is_continuous(W):
+        return _as_graphon(W).block_average(blocks, quad_nodes=quad_nodes)
+    S = _as_step(W)
     e = _partition_edges(blocks)
     v = np.diff(e)
     O = overlap_matrix(S.breakpoints, e)
@@ -294,7 +316,7 @@ def coarsen(W, groups) -> StepGraphon:
     >>> C.values.tolist(), C.widths.tolist()
     ([[1.0, 0.0], [0.0, 1.0]], [0.5, 0.5])
     """
-    S = as_step(W)
+    S = _as_step(W)
     g = np.asarray(groups)
     if g.shape != (S.m,) or g.dtype.kind not in "iu":
         raise ValueError(f"groups must be an integer array of shape ({S.m},)")
@@ -319,7 +341,7 @@ def common_refinement(U, V):
     >>> BU.tolist(), BV.tolist(), w.tolist()
     ([[1.0, 0.0], [0.0, 1.0]], [[0.5, 0.5], [0.5, 0.5]], [0.3, 0.7])
     """
-    U, V = as_step(U, name="U"), as_step(V, name="V")
+    U, V = _as_step(U, name="U"), _as_step(V, name="V")
     if U.m == V.m and np.array_equal(U.widths, V.widths):
         return U.values, V.values, U.widths
     eu, ev = U.breakpoints, V.breakpoints

@@ -130,7 +130,7 @@ class HomWorkspace:
     >>> ws = HomWorkspace(A)
     >>> round(ws.density("K3"), 6), round(ws.density("K3", kind="inj"), 6)
     (0.375, 1.0)
-    >>> ws.grad("K2")[0, 0]
+    >>> float(ws.grad("K2")[0, 0])
     1.0
     """
 
@@ -791,7 +791,7 @@ def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", qua
     --------
     >>> import numpy as np
     >>> A = np.full((3, 3), 0.5)
-    >>> hom_density_grad("K3", A)[0, 1]  # 3 * 0.5**2
+    >>> float(hom_density_grad("K3", A)[0, 1])  # 3 * 0.5**2
     0.75
     """
     pats, batch = _split_batch(F)

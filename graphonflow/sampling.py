@@ -27,7 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import as_rng, check_symmetric_matrix
+from ._linalg import symmetry_defect
+from ._validation import SYM_RTOL, as_rng, check_symmetric_matrix
 from .graphons import Graphon
 from .step import StepGraphon
 
@@ -62,6 +63,9 @@ def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = T
     Parameters
     ----------
     W : Graphon, StepGraphon, (m, m) array (step graphon, uniform widths) or callable f(x, y)
+        Symmetric: W(U_i, U_j) = W(U_j, U_i) is checked at the sampled points (up to a
+        relative rounding of 1e-10); a non-symmetric function is a ValueError, not
+        silently symmetrised.
     n : int
         Number of vertices (>= 1).
     rng : None, int or numpy.random.Generator
@@ -94,8 +98,18 @@ def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = T
     x = gen.random(n)
     if sort_labels:
         x.sort()
-    P = np.asarray(f(x[:, None], x[None, :]), dtype=np.float64)
-    P = 0.5 * (P + P.T)
+    P = np.ascontiguousarray(f(x[:, None], x[None, :]), dtype=np.float64)
+    if P.shape != (n, n):
+        raise ValueError(f"W returned shape {P.shape} for an ({n}, {n}) grid of latent points")
+    err, scale, nbad = symmetry_defect(P)
+    if nbad:
+        raise ValueError("W returned NaN or infinite values at the latent points")
+    if err > max(SYM_RTOL * scale, float(np.finfo(np.float64).tiny)):
+        raise ValueError(
+            f"W is not symmetric: |W(x, y) - W(y, x)| = {err:.3g} at the sampled points "
+            f"(max |W| = {scale:.3g}); a graphon must satisfy W(x, y) = W(y, x)"
+        )
+    P = 0.5 * (P + P.T)  # exact symmetry (the defect is rounding)
     if kind == "weighted":
         return GraphSample(P, x)
     iu = np.triu_indices(n, 1)

@@ -337,9 +337,9 @@ def test_delta2_spectrum_bound_with_repeated_eigenvalues():
 
 
 def test_merging_needs_equal_rows_and_columns():
-    # accepted as symmetric (defect 9e-11 < 1e-10), rows equal, columns not
-    U = StepGraphon(np.array([[0.3, 0.3 + 0.9e-10], [0.3, 0.3 + 0.9e-10]]))
-    V = StepGraphon(np.full((2, 2), 0.3))
+    # accepted as symmetric (defect 9e-11 < 1e-10 * max |U|), rows equal, columns not
+    U = StepGraphon(np.array([[1.0, 1.0 + 0.9e-10], [1.0, 1.0 + 0.9e-10]]))
+    V = StepGraphon(np.full((2, 2), 1.0))
     r = cut_norm(U, V)
     true = abs(0.25 * (U.values - V.values)).sum()  # all entries of D have one sign
     assert r.lower <= true <= r.upper
@@ -354,3 +354,39 @@ def test_degree_bound_of_delta2_below_upper_with_uneven_widths():
     r = delta2_distance(U, U.relabel([1, 2, 0]))
     assert r.lower <= r.upper
     assert r.lower_bounds["degrees"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "kw,err,match",
+    [
+        (dict(rank=0), ValueError, "rank must be an integer >= 2"),
+        (dict(rank=1), ValueError, "rank must be an integer >= 2"),
+        (dict(rank=-3), ValueError, "rank"),
+        (dict(rank=2.5), TypeError, "rank"),
+        (dict(rank=True), TypeError, "rank"),
+        (dict(n_rounding=0), ValueError, "n_rounding must be an integer >= 1"),
+        (dict(n_rounding=4.0), TypeError, "n_rounding"),
+        (dict(max_iter=0), ValueError, "max_iter must be an integer >= 1"),
+        (dict(tol=0.0), ValueError, "tol must be a positive"),
+        (dict(tol=-1e-3), ValueError, "tol"),
+        (dict(tol=float("nan")), ValueError, "tol"),
+        (dict(tol="1e-7"), TypeError, "tol"),
+        (dict(exact_max_blocks=27), ValueError, "exact_max_blocks"),
+        (dict(exact_max_blocks=1.5), TypeError, "exact_max_blocks"),
+    ],
+)
+def test_sdp_options_are_validated(kw, err, match):
+    D = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    with pytest.raises(err, match=match):
+        cut_norm(D, method="sdp", rng=0, **kw)
+
+
+def test_sdp_smallest_rank_still_brackets():
+    rng = np.random.default_rng(11)
+    D = rng.normal(size=(8, 8))
+    D = (D + D.T) / 2
+    exact = cut_norm(D, method="exact")
+    r = cut_norm(D, method="sdp", rank=np.int64(2), rng=0)
+    assert r.info["rank"] == 2
+    assert r.lower <= exact.upper and exact.lower <= r.upper
+    assert r.lower > 0.5 * exact.lower  # a real bracket, not nonsense

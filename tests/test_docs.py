@@ -31,3 +31,28 @@ def test_api_reference_lists_every_public_module():
     modules = sorted(p.stem for p in (ROOT / "graphonflow").glob("*.py") if not p.stem.startswith("_"))
     missing = [m for m in modules if f"::: graphonflow.{m}" not in api]
     assert not missing, f"docs/api.md does not document {missing}"
+
+
+# ------------------------------------------------------------ docstring examples
+# modules whose docstrings must carry runnable examples (collected by --doctest-modules)
+DOCTESTED = ["cut", "flow", "functionals", "graphons", "hom", "patterns", "sampling", "step"]
+
+
+def test_suite_runs_the_docstring_examples():
+    """`python -m pytest` from the root collects the doctests of the package."""
+    text = (ROOT / "pyproject.toml").read_text()
+    section = text.split("[tool.pytest.ini_options]", 1)[1].split("\n[", 1)[0]
+    addopts = re.search(r'^addopts\s*=\s*"([^"]*)"', section, re.M).group(1).split()
+    testpaths = re.findall(r'"([^"]+)"', re.search(r"^testpaths\s*=\s*\[(.*?)\]", section, re.M | re.S).group(1))
+    assert "--doctest-modules" in addopts
+    assert "graphonflow" in testpaths and "tests" in testpaths
+
+
+@pytest.mark.parametrize("name", DOCTESTED)
+def test_public_modules_have_examples(name):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"graphonflow.{name}")
+    tests = [t for t in doctest.DocTestFinder().find(mod) if t.examples]
+    assert sum(len(t.examples) for t in tests) >= 1, f"graphonflow.{name} has no docstring examples"

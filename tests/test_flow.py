@@ -373,3 +373,106 @@ def test_fixed_step_ergm_flow_holds_three_matrix_buffers():
         tracemalloc.stop()
         assert r.n_steps == 4
         assert 3.0 <= peak / (n * n * 8) < 3.2
+
+
+@pytest.mark.parametrize("integrator", ["prox", "euler", "heun"])
+def test_density_constrained_flow_reaches_a_steady_state(integrator):
+    """With density= the grad norm is the speed of the constrained flow (DF minus its mean
+    over the free entries, box-projected), so gtol stops at a constrained stationary point."""
+    rng = np.random.default_rng(0)
+    A = _sym(rng, 30, 0.15, 0.45)  # mean near 0.3: the first projection clips nothing
+    F = HomDensity("K3") + 0.1 * Entropy()
+    dt = 0.2 if integrator == "heun" else 0.5
+    r = flow(F, A, t1=200.0, dt=dt, density=0.3, gtol=1e-8, integrator=integrator)
+    assert r.status == "steady" and r.t < 100.0
+    assert r.grad_norms[-1] <= 1e-8
+    assert float(r.W.mean()) == pytest.approx(0.3, abs=1e-13)
+    # stationary: all entries are interior (entropy), so DF is constant = the multiplier
+    D = F.grad(r.W)
+    assert 0.0 < r.W.min() and r.W.max() < 1.0
+    lam = float(D.mean())
+    assert np.max(np.abs(D - lam)) < 1e-7
+    assert r.grad_norms[-1] == pytest.approx(float(np.sqrt(np.mean((D - lam) ** 2))), rel=1e-3, abs=1e-12)
+    assert abs(lam) > 0.1  # the unconstrained projected gradient is far from 0 there
+    # and the flow does not move any more
+    r2 = flow(F, r.W, t1=10.0, dt=dt, density=0.3, integrator=integrator)
+    assert np.max(np.abs(r2.W - r.W)) < 1e-7
+    # the first saved norm is that of the constrained velocity too
+    W0 = r.states[0]
+    D0 = F.grad(W0)
+    assert r.grad_norms[0] == pytest.approx(float(np.sqrt(np.mean((D0 - D0.mean()) ** 2))), rel=1e-12)
+
+
+def test_density_grad_norm_with_entries_on_the_faces():
+    """Bipartite-like K3 minimiser at density 1/2: every entry on a face, blocked."""
+    rng = np.random.default_rng(9)
+    r = flow(HomDensity("K3"), _sym(rng, 12), t1=200.0, dt=0.05, density=0.5, gtol=1e-9, save_every=100)
+    assert r.status == "steady"
+    assert np.all(np.minimum(r.W, 1.0 - r.W) < 1e-12)
+    assert r.grad_norms[-1] == 0.0
+    assert np.all(r.grad_norms[1:-1] > 0)
+
+
+@pytest.mark.parametrize("integrator", ["prox", "euler"])
+def test_adaptive_blow_up_is_nonfinite_not_dt_min(integrator):
+    """-t(K4) blows up in finite time in a huge box: every trial overflows, which is a
+    non-finite flow (not a step-size problem that prox would cure)."""
+    r = flow(-HomDensity("K4"), np.full((5, 5), 0.5), t1=100.0, dt=1.0, box=(0.0, 1e300), adaptive=True,
+             integrator=integrator)
+    assert r.status == "nonfinite" and not r.success
+    assert "not finite" in r.message and "prox" not in r.message
+    assert np.all(np.isfinite(r.W)) and math.isfinite(r.energy)
+    assert r.W[0, 0] > 1e14 and r.n_rejected >= 30  # it did climb, then every halving failed
+    assert r.energy == pytest.approx(-float(r.W[0, 0]) ** 6, rel=1e-12)  # constant W: t(K4) = W^6
+
+
+@pytest.mark.parametrize("integrator", ["prox", "euler"])
+def test_adaptive_dt_min_message_suggests_prox_only_for_euler(integrator):
+    # t(C4) = W^4 from W = 1/2 (gradient 4 W^3 = 1/2): a step h > 2 overshoots below -1/2
+    r = flow(HomDensity("C4"), np.full((4, 4), 0.5), t1=10.0, dt=10.0, dt_max=10.0, dt_min=3.0, box=(-1.0, 1.0),
+             adaptive=True, integrator=integrator)
+    assert r.status == "dt_min" and r.n_rejected == 2 and r.n_steps == 0  # h = 10, 5 rejected; 2.5 < dt_min
+    assert r.energy == 0.0625
+    assert ("integrator='prox'" in r.message) == (integrator == "euler")
+
+
+def test_save_options_and_energy_tol_are_checked():
+    A = np.full((3, 3), 0.5)
+    F = HomDensity("K3")
+    with pytest.raises(ValueError, match="give save_at or save_every, not both"):
+        flow(F, A, t1=1.0, dt=0.1, save_at=[0.5, 1.0], save_every=2)
+    for bad in (-1e-12, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="energy_tol"):
+            flow(F, A, t1=1.0, dt=0.1, adaptive=True, energy_tol=bad)
+    r = flow(F, A, t1=1.0, dt=0.1, adaptive=True, energy_tol=0.0)
+    assert r.status == "t1" and np.all(np.diff(r.energies) <= 0)
+
+
+def test_initial_data_types():
+    """A networkx graph is its adjacency matrix; a continuous graphon must be discretised first."""
+    import networkx as nx
+
+    from graphonflow.graphons import xy
+
+    F = HomDensity("K3") - EdgeDensity()
+    G = nx.cycle_graph(6)
+    r_g = flow(F, G, t1=1.0, dt=0.1)
+    r_a = flow(F, nx.to_numpy_array(G), t1=1.0, dt=0.1)
+    assert r_g.W.shape == (6, 6) and np.array_equal(r_g.W, r_a.W) and np.array_equal(r_g.widths, r_a.widths)
+    assert r_g.energy == pytest.approx(r_a.energy, rel=0, abs=0)
+    # weighted edges and node widths are honoured, as in as_step
+    H = nx.Graph()
+    H.add_node(0, width=0.25)
+    H.add_node(1, width=0.75)
+    H.add_edge(0, 1, weight=0.5)
+    r_h = flow(F, H, t1=0.5, dt=0.1)
+    r_s = flow(F, StepGraphon([[0.0, 0.5], [0.5, 0.0]], [0.25, 0.75]), t1=0.5, dt=0.1)
+    np.testing.assert_array_equal(r_h.W, r_s.W)
+    np.testing.assert_array_equal(r_h.widths, [0.25, 0.75])
+    with pytest.raises(ValueError, match="undirected"):
+        flow(F, nx.DiGraph([(0, 1)]), t1=1.0, dt=0.1)
+    for bad in (xy(), lambda x, y: x * y):
+        with pytest.raises(TypeError, match=r"W0 must be .*networkx graph.*block_average\(m\).*sample\(W, n\)"):
+            flow(F, bad, t1=1.0, dt=0.1)
+    with pytest.raises(TypeError, match="W0 must be"):
+        flow(F, "A.npy", t1=1.0, dt=0.1)

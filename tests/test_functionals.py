@@ -213,3 +213,38 @@ def test_bad_input_raises_clear_errors():
         RateFunction(1.0)
     with pytest.raises(ValueError, match="shape"):
         Custom(lambda B, w: 0.0, lambda B, w: np.zeros(2)).grad(A)
+
+
+def test_custom_gradient_is_validated():
+    """The kernels read only the upper triangle of a Custom gradient: an asymmetric one
+    would be half-ignored, so it is an error naming the term (directly and in a flow)."""
+    from graphonflow import flow
+
+    A = _sym(np.random.default_rng(5), 6)
+    tri = _tri_custom()
+    half = Custom(tri._fv, lambda B, w: np.triu(tri._fg(B, w)), name="half-tri")
+    with pytest.raises(ValueError, match="Custom term 'half-tri'.*not symmetric"):
+        half.grad(A)
+    with pytest.raises(ValueError, match="Custom term 'half-tri'.*not symmetric"):
+        flow(half, A, t1=0.1, dt=0.01)
+    with pytest.raises(ValueError, match="Custom term 'half-tri'.*not symmetric"):
+        flow(half + EdgeDensity(), A, t1=0.1, dt=0.01, integrator="euler")
+    # a small asymmetry is an error at any scale of G, not only above 1e-10 absolute
+    tiny = Custom(lambda B, w: 0.0, lambda B, w: 1e-12 * np.triu(np.ones_like(B)), name="tiny")
+    with pytest.raises(ValueError, match="Custom term 'tiny'.*not symmetric"):
+        tiny.grad(A)
+    nan = Custom(lambda B, w: 0.0, lambda B, w: np.full_like(B, np.nan), name="nan")
+    with pytest.raises(ValueError, match="Custom term 'nan'.*NaN"):
+        nan.grad(A)
+    obj = Custom(lambda B, w: 0.0, lambda B, w: np.full(B.shape, "x", dtype=object), name="obj")
+    with pytest.raises(ValueError, match="Custom term 'obj'.*real array"):
+        obj.grad(A)
+    with pytest.raises(ValueError, match="Custom term 'sq'.*shape"):
+        Custom(lambda B, w: 0.0, lambda B, w: np.zeros((6, 5)), name="sq").grad(A)
+    # rounding-level asymmetry (B diag(w) B from BLAS, float32 too) is accepted and the
+    # Custom flow matches the library's triangle density
+    G = tri.grad(A)
+    np.testing.assert_allclose(G, HomDensity("K3").grad(A), rtol=1e-13)
+    r_c = flow(tri, A.astype(np.float32), t1=0.2, dt=0.02, integrator="euler")
+    r_h = flow(HomDensity("K3"), A.astype(np.float32), t1=0.2, dt=0.02, integrator="euler")
+    np.testing.assert_allclose(r_c.W, r_h.W, atol=1e-6)

@@ -166,3 +166,44 @@ def test_bad_input_errors():
         coarsen(constant(0.2).refine(3), np.array([0, 2, 2]))
     with pytest.raises(TypeError):
         Graphon(3.0)
+
+
+def test_block_average_of_a_plain_function():
+    """A plain f(x, y) is read as Graphon(f): block means by quadrature, no resolution asked."""
+    S = block_average(lambda x, y: x * y, 4)
+    c = (np.arange(4) + 0.5) / 4
+    np.testing.assert_allclose(S.values, np.outer(c, c), rtol=1e-14)  # GL is exact for x y
+    np.testing.assert_array_equal(S.widths, np.full(4, 0.25))
+    # values outside [0, 1] are fine for a plain function (no box), asymmetry is not
+    T = block_average(lambda x, y: -3.0 * (x + y), [0.25, 0.75])
+    np.testing.assert_allclose(T.values, -3.0 * np.add.outer([0.125, 0.625], [0.125, 0.625]), rtol=1e-14)
+    with pytest.raises(ValueError, match="not symmetric"):
+        block_average(lambda x, y: x, 3)
+    # the same through the convergence study, which block-averages its start
+    from graphonflow import EdgeDensity, HomDensity, convergence_study
+
+    F = HomDensity("K3") - EdgeDensity()
+    a = convergence_study(F, lambda x, y: 0.5 * (x + y), [10, 20], 0.4, dt=0.05, resolution=8, rng=3)
+    b = convergence_study(F, mean_xy(), [10, 20], 0.4, dt=0.05, resolution=8, rng=3)
+    np.testing.assert_allclose(a.upper, b.upper, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(a.lower, b.lower, rtol=1e-12, atol=1e-15)
+    assert np.all(a.upper > 1e-3)  # a real distance, not a degenerate comparison
+
+
+def test_continuous_input_errors_name_the_fix():
+    """Functions that take no resolution suggest block_average, not a resolution argument."""
+    from graphonflow import cut_norm
+
+    with pytest.raises(ValueError, match=r"U is a continuous graphon.*U\.block_average\(m\)") as e:
+        cut_norm(xy())
+    assert "resolution" not in str(e.value)
+    with pytest.raises(ValueError, match=r"graphonflow\.block_average\(U, m\)") as e:
+        cut_norm(lambda x, y: x * y)
+    assert "resolution" not in str(e.value)
+    with pytest.raises(ValueError, match=r"V\.block_average\(m\)"):
+        common_refinement(constant(0.5), xy())
+    with pytest.raises(ValueError, match=r"W\.block_average\(m\).*give as_step resolution=m"):
+        as_step(xy())
+    # and the suggested fix works: the cut norm of xy's block average is its mean
+    r = cut_norm(xy().block_average(4))
+    assert r.lower == pytest.approx(0.25, rel=1e-12) and r.upper == pytest.approx(0.25, rel=1e-12)

@@ -405,6 +405,24 @@ def test_bad_targets():
         hom_density("K3", "not a graph")
 
 
+@pytest.mark.parametrize("scale", [1e-11, 1e-3, 1.0, 1e6])
+@pytest.mark.parametrize("n", [2, 80])  # both branches of the check (small: NumPy, large: kernel)
+def test_symmetry_check_is_relative_to_the_scale(scale, n):
+    """A defect as large as the entries is an error at every scale, rounding is accepted."""
+    rng = np.random.default_rng(3)
+    A = sym_random(n, rng) * scale
+    A[0, 1], A[1, 0] = scale, 0.0  # not symmetric, at the scale of the matrix
+    with pytest.raises(ValueError, match="not symmetric"):
+        hom_density("P3", A)
+    A[1, 0] = scale * (1 + 1e-13)  # symmetric up to rounding
+    t = hom_density("P3", A)
+    B = np.triu(A) + np.triu(A, 1).T
+    assert t == pytest.approx(hom_density("P3", B), rel=1e-10)
+    with pytest.raises(ValueError, match="not symmetric"):
+        hom_density("P3", np.array([[0.0, 1e-11], [0.0, 0.0]]))
+    assert hom_density("P3", np.zeros((n, n))) == 0.0
+
+
 def test_step_graphon_does_not_freeze_caller_arrays():
     B = np.array([[0.2, 0.3], [0.3, 0.4]])
     w = np.array([0.25, 0.75])

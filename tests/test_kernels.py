@@ -57,6 +57,61 @@ def test_projected_norm_kernel_and_face_clipping():
     assert K.projected_grad_norm2(Bf, None, w5, beta=+2.0) == pytest.approx(4.0)  # inward: kept
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_constrained_norm_kernel_matches_twin_and_is_the_projection(dtype, alpha, parallel, monkeypatch):
+    """||V||^2 for V = P_B[-(DF - lam)] with sum w w V = 0: the velocity at fixed density."""
+    from scipy.optimize import brentq
+
+    if not parallel:
+        monkeypatch.setattr(K, "PARALLEL_MIN", 10**12)
+    B, G, w = _data(150, dtype, seed=4)
+    args = (B, G, 0.3, w, alpha, 0.2, 0.05, 0.95)
+    for lam in (-0.4, 0.0, 0.25):
+        np.testing.assert_allclose(K._cpg_stats(*args, lam), K._cpg_ref(*args, lam), rtol=1e-12, atol=1e-15)
+    kw = dict(gscale=0.3, alpha=alpha, beta=0.2, lo=0.05, hi=0.95)
+    got = K.constrained_grad_norm2(B, G, w, **kw)
+    assert got == pytest.approx(K.constrained_grad_norm2(B, G, w, use_numba=False, **kw), rel=1e-12)
+    # independent reference: the multiplier by bracketing on the NumPy twin, and the cone
+    # projection written out
+    D = K._full_grad_ref(B, G, 0.3, alpha, 0.2)
+    lam = brentq(lambda x: K._cpg_ref(*args, x)[0], D.min(), D.max(), xtol=1e-15, rtol=1e-15)
+    B64 = B.astype(np.float64)
+    V = lam - D
+    V = np.where((B64 <= 0.05) & (V < 0), 0.0, V)
+    V = np.where((B64 >= 0.95) & (V > 0), 0.0, V)
+    assert abs(float(w @ V @ w)) < 1e-12
+    assert got == pytest.approx(float(w @ (V * V) @ w), rel=1e-10)
+    # a smaller cone than the box cone alone: a smaller projection
+    assert got < K.projected_grad_norm2(B, G, w, **kw)
+
+
+def test_constrained_norm_closed_forms():
+    w = np.full(4, 0.25)
+    B = np.full((4, 4), 0.5)
+    # DF = 1 + c everywhere: all of it is the multiplier, the velocity is 0
+    assert K.constrained_grad_norm2(B, None, w, beta=1.7) == 0.0
+    # interior entries: the velocity is mean(DF) - DF
+    G = np.add.outer(np.arange(4.0), np.arange(4.0))
+    assert K.constrained_grad_norm2(B, G, w) == pytest.approx(float(np.mean((G - G.mean()) ** 2)), rel=1e-14)
+    # half the entries at 0 pushed down: blocked, the other half (interior) carry the mean
+    Bf = B.copy()
+    Bf[:2, :2] = 0.0
+    Gf = np.zeros((4, 4))
+    Gf[:2, :2] = 5.0  # pushing out through the lower face: blocked at any multiplier <= 5
+    Gf[2:, 2:] = 1.0
+    Gf[:2, 2:] = Gf[2:, :2] = 3.0
+    free = Gf[Bf > 0]
+    assert K.constrained_grad_norm2(Bf, Gf, w) == pytest.approx(float(np.sum((free - free.mean()) ** 2) / 16), rel=1e-14)
+    # an all-face state with every entry blocked has speed 0
+    assert K.constrained_grad_norm2(np.zeros((4, 4)), None, w, beta=1.0) == 0.0
+    G = np.array([[1.0, 0.0], [0.0, 3.0]])
+    B2 = np.full((2, 2), 0.5)
+    assert K.constrained_grad_norm2(B2, G, np.full(2, 0.5)) == pytest.approx(1.5, rel=1e-15)
+    assert np.isnan(K.constrained_grad_norm2(B2, np.full((2, 2), np.nan), np.full(2, 0.5)))
+
+
 @pytest.mark.parametrize("parallel", [True, False])
 def test_value_and_shift_kernels_match_twins(parallel, monkeypatch):
     if not parallel:

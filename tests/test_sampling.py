@@ -74,3 +74,20 @@ def test_bad_inputs():
         sample(np.array([[0.1, 0.2], [0.3, 0.1]]), 10)
     with pytest.raises(TypeError):
         sample("xy", 10)
+
+
+def test_non_symmetric_function_is_an_error():
+    """W(x, y) = x is not a graphon: no silent symmetrisation to (x + y) / 2."""
+    from graphonflow.graphons import Graphon
+
+    for W in (lambda x, y: x, Graphon(lambda x, y: x), lambda x, y: x * y + 1e-6 * (x - y)):
+        for kind in ("weighted", "simple"):
+            with pytest.raises(ValueError, match="not symmetric"):
+                sample(W, 4, rng=0, kind=kind)
+    # symmetric up to rounding is fine, and the matrix is exactly symmetric
+    A, x = sample(lambda x, y: (x + y) / 3 + (y + x) / 3, 50, rng=2)
+    assert np.array_equal(A, A.T)
+    np.testing.assert_allclose(A, (2 / 3) * (x[:, None] + x[None, :]), rtol=1e-15)
+    # a function that overflows at the sampled points
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        sample(lambda x, y: np.where(x + y > 0, np.inf, 0.0), 5, rng=0)
