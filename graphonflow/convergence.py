@@ -135,9 +135,14 @@ class ConvergenceStudy:
                 for r, s in zip(self.rate, self.rate_stderr)
             )
         )
+        if self.resolution_cut_gap is not None:  # certified, and in the norm of the brackets
+            lines.append(
+                f"{'ref.':>6} "
+                + " ".join(f"{'cut gap <= ' + format(g, '.2e'):>23}" for g in self.resolution_cut_gap)
+            )
         lines.append(
             f"{'ref.':>6} "
-            + " ".join(f"{'gap ' + format(g, '.2e'):>23}" for g in self.resolution_gap)
+            + " ".join(f"{'L2 gap ' + format(g, '.2e'):>23}" for g in self.resolution_gap)
         )
         return "\n".join(lines)
 
@@ -250,7 +255,7 @@ def convergence_study(
 
     References
     ----------
-    F. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
+    S. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
     convergence, continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
     """
     t_start = time.perf_counter()

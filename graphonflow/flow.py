@@ -41,7 +41,7 @@ norm reduced in the same pass) after the non-local gradient products.
 
 References
 ----------
-F. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
+S. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
 convergence, continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
 S. Chatterjee, P. Diaconis, Ann. Statist. 41 (2013); C. Radin, M. Yin, Ann. Appl.
 Probab. 23 (2013) (ERGM fixed points used in the tests).

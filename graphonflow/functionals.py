@@ -49,7 +49,7 @@ Examples
 
 References
 ----------
-F. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
+S. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
 convergence, continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
 S. Chatterjee, P. Diaconis, Estimating and understanding exponential random graph
 models, Ann. Statist. 41 (2013).  S. Chatterjee, S. R. S. Varadhan, The large

@@ -36,7 +36,7 @@ same W share them.
 References
 ----------
 L. Lovász, *Large Networks and Graph Limits*, AMS 2012, ch. 5 and 7.
-F. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons, J. Theor.
+S. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons, J. Theor.
 Probab. 37 (2024), arXiv:2111.09459 (the gradient formula).
 """
 

@@ -68,7 +68,7 @@ prints the default file)::
 
 References
 ----------
-F. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence, convergence,
+S. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence, convergence,
 continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
 """
 
