@@ -469,8 +469,12 @@ def _apply_shift_kernel_serial(B, lam, lo, hi, tiles, ts):
         _apply_shift_tile(B, lam, lo, hi, tiles, t, ts)
 
 
-#: below this many entries the serial drivers are used (thread wake-up dominates)
-PARALLEL_MIN = 128 * 128
+#: below this many entries the serial drivers are used.  A parallel region right after a
+#: BLAS call competes with OpenBLAS's still-spinning worker threads; on 2 cores that costs
+#: more than it gains until the matrix is large.  Measured per step of a t(C5) flow:
+#: n = 200: 8.3 ms parallel vs 1.0 ms serial; n = 400: 9.1 vs 4.7; n = 800: 21.6 vs 20.5;
+#: parallel wins from about n = 1000 on (the flow benchmark's sizes).
+PARALLEL_MIN = 768 * 768
 
 
 def _pick(par, ser, m):

@@ -59,7 +59,9 @@ class ConvergenceStudy:
     delta2_upper : ndarray (N, seeds, T)
         Upper bound on delta_2(A_n(t), W^ref_t) (the L2 distance at the best alignment).
     rate : ndarray (T,)
-        Fitted exponent r in upper ~ C n^r at each time (NaN at t with zero distances).
+        Fitted exponent r in upper ~ C n^r at each time.  Upper bounds at or below
+        ``RATE_FLOOR`` (1e-12: flows that reached the same state up to rounding) are left out;
+        NaN when fewer than two sizes remain.
     rate_stderr : ndarray (T,)
         Standard error of r from the least-squares fit (NaN with fewer than 3 sizes).
     resolution : int
@@ -147,11 +149,16 @@ class ConvergenceStudy:
         return "\n".join(lines)
 
 
+#: distances at or below this are rounding noise (flows that reached the same state), not
+#: data: the rate fit leaves them out, and reports NaN when fewer than two sizes remain
+RATE_FLOOR = 1e-12
+
+
 def _fit_rate(ns, y):
-    """Least squares log y = a + r log n over all (n, sample) pairs; returns (r, stderr)."""
+    """Least squares log y = a + r log n over all (n, sample) pairs above RATE_FLOOR; (r, stderr)."""
     x = np.repeat(np.log(ns.astype(float)), y.shape[1])
     v = y.reshape(-1)
-    ok = v > 0
+    ok = v > RATE_FLOOR
     if ok.sum() < 2 or len(set(x[ok])) < 2:
         return math.nan, math.nan
     x, v = x[ok], np.log(v[ok])

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .convergence import RATE_FLOOR
+
 __all__ = ["write_report", "write_html"]
 
 DPI = 100
@@ -109,7 +111,7 @@ def _cut(d: Path, cfg, studies):
         for k, t in enumerate(s.times):
             up = s.upper[:, :, k].mean(axis=1)
             lo = s.lower[:, :, k].mean(axis=1)
-            ok = up > 0
+            ok = up > RATE_FLOOR  # rounding-level distances are not data (see the rate fit)
             if not np.any(ok):
                 continue
             c = cmap(k / max(1, len(s.times) - 1))
@@ -117,13 +119,13 @@ def _cut(d: Path, cfg, studies):
             lab = f"t = {t:g}" + (f": r = {r:+.2f} ± {e:.2f}" if math.isfinite(r) and math.isfinite(e)
                                    else (f": r = {r:+.2f}" if math.isfinite(r) else ""))
             ax.plot(ns[ok], up[ok], "o-", color=c, label=lab)
-            okl = ok & (lo > 0)
+            okl = ok & (lo > RATE_FLOOR)
             ax.plot(ns[okl], lo[okl], "v:", color=c, alpha=0.7)
             if math.isfinite(r):
                 # the least-squares line through the upper bounds
                 x = np.log(np.repeat(ns, s.upper.shape[1]))
                 y = s.upper[:, :, k].reshape(-1)
-                m = y > 0
+                m = y > RATE_FLOOR
                 a = float(np.mean(np.log(y[m]) - r * x[m]))
                 xx = np.geomspace(ns[0], ns[-1], 20)
                 ax.plot(xx, np.exp(a) * xx**r, "-", color=c, alpha=0.35, lw=3)

@@ -55,3 +55,19 @@ def test_bad_arguments():
         convergence_study(F, mean_xy(), [10], 1.0, dt=0.1, times=[2.0])
     with pytest.raises(ValueError, match="kind"):
         convergence_study(F, mean_xy(), [10], 1.0, dt=0.1, kind="dense")
+
+
+def test_rate_fit_ignores_rounding_level_distances():
+    from graphonflow.convergence import RATE_FLOOR, _fit_rate
+
+    ns = np.array([10, 20, 40, 80])
+    y = (3.0 * ns ** -0.5)[:, None] * np.array([[1.0, 1.1]])
+    r, se = _fit_rate(ns, y)
+    assert r == pytest.approx(-0.5, abs=1e-12) and 0 < se < 0.05  # seeds differ by 10%: residuals
+    # flows that all reached the same state: distances at rounding level give no rate
+    r, se = _fit_rate(ns, np.full((4, 2), 3e-16))
+    assert np.isnan(r) and np.isnan(se)
+    # points at or below the floor are left out, the others still fit
+    y2 = y.copy()
+    y2[0] = RATE_FLOOR / 2
+    assert _fit_rate(ns, y2)[0] == pytest.approx(-0.5, abs=1e-12)
