@@ -13,8 +13,12 @@ Reports, as ratios measured in one run:
 
 Which BLAS library and kernel (architecture) ran is printed via threadpoolctl.
 
-Run:  python benchmarks/flow.py          (about 3-4 minutes on an idle 2-core machine)
+Run:  python benchmarks/flow.py          (about a minute and a half on an idle 2-core machine)
       python benchmarks/flow.py --quick  (smaller sizes, for a smoke test)
+      python benchmarks/flow.py --largest N [--dtype float32]
+            runs one ERGM flow step at size N and reports its wall time and peak resident
+            memory (the matrix is built in place, so the run holds exactly the caller's W0
+            plus the flow's own buffers); used to show the largest n that runs here
 """
 
 from __future__ import annotations
@@ -115,10 +119,62 @@ def product(A):
     return lambda: sym_square(1.0 / n, A, symmetric=True)
 
 
+def largest(n, dtype):
+    """One prox ERGM step of gf.flow at size n; prints time and peak RSS in n x n buffers."""
+    import resource
+
+    from graphonflow._linalg import _mirror_lower_from_upper
+
+    dtype = np.dtype(dtype)
+    F = gf.ergm([-0.5, 1.0])
+    gf.flow(F, rand_sym(256, dtype), t1=0.02, dt=0.01, save_fn=lambda t, B: None)  # compile
+    rng = np.random.default_rng(0)
+    base = _rss()  # the interpreter, numba, BLAS: everything before the matrix exists
+    t0 = time.perf_counter()
+    A = np.empty((n, n), dtype=dtype)
+    for i0 in range(0, n, 512):  # in row blocks: no n x n temporaries
+        A[i0:i0 + 512] = rng.uniform(0.05, 0.95, (min(512, n - i0), n))
+    _mirror_lower_from_upper(A)
+    t_build = time.perf_counter() - t0
+    stamps = []
+    t0 = time.perf_counter()
+    res = gf.flow(F, A, t1=0.01, dt=0.01, save_fn=lambda t, B: stamps.append(time.perf_counter()))
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    buf = n * n * dtype.itemsize
+    print(f"largest-n run: n = {n}, {dtype.name}: status {res.status!r} ({res.message}); "
+          f"build {t_build:.1f} s, flow {wall:.1f} s (one step, energy at t = 0 and t1 included), "
+          f"step {stamps[-1] - stamps[0]:.1f} s between saves")
+    print(f"peak resident memory {peak / 2**30:.2f} GiB of {_meminfo() / 2**30:.1f} GiB; above the "
+          f"{base / 2**30:.2f} GiB before the matrix existed: {(peak - base) / buf:.2f} n x n buffers "
+          f"(the caller's W0 plus the flow's own)")
+
+
+def _rss():
+    with open("/proc/self/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmRSS")).split()[1]) * 1024
+
+
+def _meminfo():
+    try:
+        with open("/proc/meminfo") as fh:
+            return int(next(line for line in fh if line.startswith("MemTotal")).split()[1]) * 1024
+    except (OSError, StopIteration, ValueError):
+        return 24 * 2**30
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--largest", type=int, default=None, help="run one ERGM step at this n and report memory")
+    ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     args = ap.parse_args()
+    if args.largest:
+        for info in threadpool_info():
+            print(f"threadpool: {info.get('internal_api')} {info.get('version', '')} "
+                  f"kernel={info.get('architecture', '?')} threads={info.get('num_threads')}")
+        largest(args.largest, args.dtype)
+        return
     quick = args.quick
 
     print("graphonflow flow benchmark")

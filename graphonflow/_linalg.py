@@ -25,6 +25,11 @@ SYRK_MIN = 768
 # (measured at m = 2000 on this project's 2-core machine: 103 ms against 122 ms; at m = 1000
 # and 4000 plain syrk is as fast or faster).
 SYRK_SPLIT = (1536, 3072)
+# numpy 2.4's bundled OpenBLAS 0.3.31 crashes (segmentation fault) in X @ X.T, its ?syrk, once
+# the product has more than about 2^31 bytes: n = 12000 (float64) works, n = 17000 kills the
+# interpreter, while a general product of the same size works.  Larger squares are therefore
+# built from blocks: syrk on diagonal blocks of at most SYRK_MAX rows, gemm off the diagonal.
+SYRK_MAX = 8192
 _BLOCK = 64
 
 
@@ -37,14 +42,26 @@ def gemm(alpha, X, Y):
 
 
 def sym_square(alpha, X, symmetric=False):
-    """alpha * X @ X.T, exactly symmetric (C-contiguous).
+    """alpha * X @ X.T, exactly symmetric (C-contiguous); X is (m, k), the result (m, m).
 
     For m >= SYRK_MIN this is one BLAS ``syrk`` (m^3 flops instead of a general
     product's 2 m^3).  Below, a general product (of X with itself when the caller
     says X is symmetric, so no transposed copy is needed) and a triangle copy.
+    Above SYRK_MAX rows the square is assembled from blocks (an OpenBLAS syrk bug).
     """
     m = X.shape[0]
-    if SYRK_SPLIT[0] <= m < SYRK_SPLIT[1]:
+    if m > SYRK_MAX:
+        # recursive 2 x 2 blocking (see SYRK_MAX): [T; U] [T; U]^T = [[T T^T, T U^T], [U T^T, U U^T]]
+        h = m // 2
+        out = np.empty((m, m), dtype=np.result_type(X.dtype, np.float32))
+        top, bottom = X[:h], X[h:]
+        out[:h, :h] = sym_square(1.0, top)
+        out[h:, h:] = sym_square(1.0, bottom)
+        C = np.matmul(top, bottom.T)
+        out[:h, h:] = C
+        out[h:, :h] = C.T
+        del C
+    elif SYRK_SPLIT[0] <= m < SYRK_SPLIT[1]:
         h = m // 2
         out = np.empty((m, m), dtype=np.result_type(X.dtype, np.float32))
         top, bottom = X[:h], X[h:]
