@@ -145,7 +145,7 @@ def main(argv=None) -> int:
         p.add_argument("--out", default="graphonflow-out", help="output directory (default: graphonflow-out)")
         p.add_argument("--quiet", action="store_true", help="no progress output")
     args = parser.parse_args(argv)
-    from .study import ConfigError
+    from .study import ConfigError, StudyError
 
     try:
         if args.command == "density":
@@ -165,6 +165,11 @@ def main(argv=None) -> int:
         parser.exit(2, f"graphonflow run: error{where}: {exc}\n")
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as exc:
         parser.exit(2, f"graphonflow {args.command or 'run'}: error: {exc}\n")
+    except StudyError as exc:  # failed while running: the message names DIR.partial
+        parser.exit(1, f"graphonflow run: error: {exc}\n")
+    except KeyboardInterrupt as exc:
+        kept = getattr(exc, "partial", None)
+        parser.exit(130, "graphonflow: interrupted" + (f"; finished work was kept in {kept}" if kept else "") + "\n")
 
 
 if __name__ == "__main__":

@@ -199,6 +199,28 @@ def _fmt(x, spec=".3g"):
     return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
+def _sampled(cfg):
+    if cfg.kind == "simple":
+        return "simple graphs (edges drawn with probability W<sub>0</sub>(U<sub>i</sub>, U<sub>j</sub>))"
+    return "weighted graphs (A<sub>ij</sub> = W<sub>0</sub>(U<sub>i</sub>, U<sub>j</sub>))"
+
+
+def _initial_text(init):
+    if "graphon" in init:
+        args = ", ".join(f"{k}={v!r}" for k, v in init.get("params", {}).items())
+        text = f"{init['graphon']}({args})"
+    else:
+        text = f"file {init['file']}"
+    return text + (f", clipped by {init['clip']:g}" if init.get("clip", 0) > 0 else "")
+
+
+def _rate_cell(r, se):
+    """'r ± se', 'r' (too few sizes for an error) or 'n/a' (no fit: fewer than two sizes above rounding)."""
+    if r is None or not math.isfinite(r):
+        return "n/a"
+    return f"{r:+.3f}" + (f" &plusmn; {se:.3f}" if se is not None and math.isfinite(se) else "")
+
+
 def write_html(d, cfg, studies, dt_gaps, summary):
     """Write ``report.html`` into ``d`` (images embedded)."""
     d = Path(d)
@@ -218,10 +240,10 @@ def write_html(d, cfg, studies, dt_gaps, summary):
         f"[{cfg.box[0]:g}, {cfg.box[1]:g}], in graphon time (an n&times;n matrix flows at time scale n&sup2;, "
         "which makes its flow exactly the graphon flow of its step function). The <b>limit</b> is the flow "
         f"from the block average of W<sub>0</sub> on {2 * cfg.resolution} blocks; the <b>finite flows</b> "
-        f"start from W-random weighted graphs on n = {', '.join(map(str, cfg.ns))} vertices "
+        f"start from W-random {_sampled(cfg)} on n = {', '.join(map(str, cfg.ns))} vertices "
         f"({cfg.seeds} seed{'s' if cfg.seeds > 1 else ''} each, sorted latent positions). "
         f"Integrator <code>{e(cfg.method)}</code>, step dt = {cfg.dt:g}, up to t<sub>1</sub> = {cfg.t1:g}.</p>",
-        f"<p class='note'>Initial graphon: <code>{e(str(cfg.initial))}</code>. "
+        f"<p class='note'>Initial graphon: <code>{e(_initial_text(cfg.initial))}</code>. "
         f"Total wall time {summary['wall_time']:.1f} s. Re-run with "
         "<code>graphonflow run config.toml</code>, with the <code>config.toml</code> saved next to this "
         "report.</p>",
@@ -254,9 +276,9 @@ def write_html(d, cfg, studies, dt_gaps, summary):
             cells = "".join(f"<td>[{_fmt(s.lower[k, :, j].mean())}, {_fmt(s.upper[k, :, j].mean())}]</td>"
                             for j in range(len(s.times)))
             parts.append(f"<tr><th>{n}</th>{cells}</tr>")
-        parts.append("<tr><th>rate r</th>" + "".join(
-            f"<td>{_fmt(r, '+.3f')} &plusmn; {_fmt(se, '.3f')}</td>" for r, se in zip(s.rate, s.rate_stderr))
-            + "</tr></table>")
+        parts.append("<tr><th>rate r</th>"
+                     + "".join(f"<td>{_rate_cell(r, se)}</td>" for r, se in zip(s.rate, s.rate_stderr))
+                     + "</tr></table>")
         parts.append("<p>Flow statuses: " + e("; ".join(fs["messages"][:3])) + (" …" if len(fs["messages"]) > 3
                                                                                   else "") + "</p>")
         parts.append(f"<p class='note'>Energy of the limit at t<sub>1</sub>: {fs['reference_final_energy']:.6g}. "

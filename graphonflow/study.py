@@ -101,7 +101,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["ConfigError", "StudyConfig", "StudyResult", "DEFAULT_CONFIG", "load_config", "parse_config", "run_study",
+__all__ = ["ConfigError", "StudyError", "StudyConfig", "StudyResult", "DEFAULT_CONFIG", "load_config", "parse_config", "run_study",
            "to_toml"]
 
 #: The built-in main job: t(C5) with and without entropy, from a smooth ring graphon.
@@ -162,6 +162,14 @@ TOP_KEYS = ("title", "t1", "times", "functionals", "initial", "box", "integrator
 
 class ConfigError(ValueError):
     """A study configuration is invalid; the message names the key and what is allowed."""
+
+
+class StudyError(RuntimeError):
+    """A study failed while running; ``partial`` is the directory that keeps its finished work."""
+
+    def __init__(self, msg, partial=None):
+        super().__init__(msg)
+        self.partial = partial
 
 
 # --------------------------------------------------------------------------- parsing
@@ -261,6 +269,8 @@ class StudyConfig:
 def _parse_term(t, key):
     if not isinstance(t, dict):
         _fail(key, f"must be a table such as {{term = \"hom\", pattern = \"K3\", coef = 1.0}}, got {t!r}")
+    if "term" not in t:
+        _fail(f"{key}.term", f"missing: one of {', '.join(repr(a) for a in TERMS)}")
     kind = _choice(t.get("term"), f"{key}.term", TERMS)
     allowed = {"hom": ("term", "pattern", "coef"), "edge": ("term", "coef"), "entropy": ("term", "coef"),
                "rate": ("term", "p", "coef")}[kind]
@@ -272,6 +282,8 @@ def _parse_term(t, key):
         if "pattern" not in t:
             _fail(f"{key}.pattern", "missing: a pattern name such as \"K3\" or an edge list [[0, 1], [1, 2]]")
         pat = t["pattern"]
+        if not (isinstance(pat, str) or (isinstance(pat, list) and all(isinstance(e, list) for e in pat))):
+            _fail(f"{key}.pattern", f"must be a pattern name such as \"C5\" or an edge list [[0, 1], [1, 2]], got {pat!r}")
         try:
             as_pattern(pat if isinstance(pat, str) else [tuple(e) for e in pat])
         except (ValueError, TypeError) as exc:
@@ -450,6 +462,7 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
         flags[k] = v
     if gif_frames == 1:
         _fail("save.gif_frames", "an animation needs 0 (none) or at least 2 frames")
+    _check_start(parsed, init, (lo, hi), method, kind, base_dir)
 
     return StudyConfig(
         title=title, t1=t1, times=tuple(times), functionals=tuple(parsed), initial=init, box=(lo, hi),
@@ -457,6 +470,44 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
         curve_points=curve_points, gif_frames=gif_frames, finite_snapshots=flags["finite_snapshots"],
         report=flags["report"], base_dir=str(base_dir),
     )
+
+
+def _initial_values(W, m=256):
+    """W_0's values: a step graphon's block values, or a function's values on an m x m midpoint grid."""
+    if isinstance(W, StepGraphon):
+        return np.asarray(W.values)
+    x = (np.arange(m) + 0.5) / m
+    return W(x[:, None], x[None, :])
+
+
+def _check_start(parsed, init, box, method, kind, base_dir):
+    """Reject, before any work, starts that the flows would reject only after the first flows ran."""
+    lo, hi = box
+    local = any(t["term"] in ("entropy", "rate") for _, terms in parsed for t in terms)
+    if kind == "simple" and local:
+        _fail("finite.kind", "'simple' graphs have entries 0 and 1, where entropy and rate terms have an "
+                             "infinite gradient; allowed with these terms: 'weighted'")
+    if kind == "simple" and (lo > 0 or hi < 1):
+        _fail("finite.kind", f"'simple' graphs have entries 0 and 1, outside the box [{lo:g}, {hi:g}]; "
+                             "use 'weighted' or a box containing [0, 1]")
+    key = "initial.file" if "file" in init else "initial"
+    try:
+        W = _build_initial(init, box, base_dir)
+        v = _initial_values(W)
+    except (ValueError, TypeError, OSError) as exc:
+        _fail(key, str(exc))
+    vmin, vmax = float(np.min(v)), float(np.max(v))
+    if vmin < lo or vmax > hi:
+        _fail(key, f"W_0 takes values in [{vmin:.4g}, {vmax:.4g}], outside the box [{lo:g}, {hi:g}]; "
+                   "change 'box' or set 'initial.clip'")
+    if local and (vmin <= 0 or vmax >= 1):
+        _fail("initial.clip", f"entropy and rate terms need W_0 strictly inside (0, 1), but it takes values in "
+                              f"[{vmin:.4g}, {vmax:.4g}]; set for example clip = 1e-6 in [initial]")
+    if method == "prox":
+        for i, (_, terms) in enumerate(parsed):
+            if _build_functional(terms)._local_coeffs()[0] < 0:
+                _fail("integrator.method", f"'prox' needs a non-negative total entropy/rate coefficient, and "
+                                           f"functionals[{i}] has a negative one; use 'euler' or 'heun'")
 
 
 def _toml_value(v):
@@ -630,11 +681,20 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     stream : file, optional
         Where progress goes (default ``sys.stderr``).  Bars are shown only on a terminal.
     overwrite : bool
-        Replace an existing ``out``; if False, an existing ``out`` is an error.
+        Replace an existing ``out`` (only an earlier study's output, with ``summary.json`` and
+        ``config.toml``, or an empty folder); if False, an existing ``out`` is an error.
 
     Returns
     -------
     StudyResult
+
+    Raises
+    ------
+    ConfigError
+        An invalid configuration (before any work).
+    StudyError
+        The study failed while running; its finished work is in ``NAME.partial`` next to
+        ``out`` (``StudyError.partial``), and ``out`` is untouched.
 
     Examples
     --------
@@ -662,10 +722,16 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     stream = sys.stderr if stream is None else stream
     prog = _Progress(cfg.t1, quiet, stream)
     out = Path(out)
+    if out.name in ("", ".", ".."):  # name the folder itself, so that staging happens next to it
+        out = out.resolve()
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"{out} exists and is not a directory")
+    if out.exists() and any(out.iterdir()) and not all((out / f).is_file() for f in ("summary.json", "config.toml")):
+        # only an earlier study's output (or an empty folder) is ever replaced
+        raise FileExistsError(f"{out} exists and is not a study's output (no summary.json and config.toml); "
+                              "it is never replaced: remove it or choose another --out")
     stage = out.parent / f".{out.name}.partial"
     if stage.exists():
         shutil.rmtree(stage)
@@ -678,7 +744,9 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
             shutil.rmtree(kept)
         stage.rename(kept)
         if isinstance(exc, Exception):
-            raise RuntimeError(f"the study failed ({type(exc).__name__}: {exc}); finished work was kept in {kept}") from exc
+            raise StudyError(f"the study failed ({type(exc).__name__}: {exc}); finished work was kept in {kept}",
+                             kept) from exc
+        exc.partial = kept  # KeyboardInterrupt and the like: the command line names the folder
         raise
     # move into place: the old directory is replaced only now that the new one is complete
     old = out.parent / f".{out.name}.old"

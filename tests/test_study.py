@@ -108,6 +108,10 @@ def test_toml_round_trip(tmp_path):
         ({"save.report": "yes"}, "save.report", "true or false"),
         ({"save.gif_frames": 1}, "save.gif_frames", "at least 2 frames"),
         ({"reference.resolution": 0}, "reference.resolution", "must be > 0"),
+        # what the flows would reject only after the first flows ran is rejected up front
+        ({"finite.kind": "simple"}, "finite.kind", "allowed with these terms: 'weighted'"),
+        ({"box": [0.2, 0.8]}, "initial", "outside the box [0.2, 0.8]"),
+        ({"initial": {"graphon": "complete_bipartite"}}, "initial.clip", "strictly inside (0, 1)"),
     ],
 )
 def test_bad_configs_name_the_key(change, key, allowed):
@@ -128,6 +132,8 @@ def test_bad_configs_name_the_key(change, key, allowed):
         ({"term": "rate", "p": 1.5}, "functionals[0].terms[0].p", "(0, 1)"),
         ({"term": "edge", "pattern": "K3"}, "functionals[0].terms[0].pattern", "allowed: term, coef"),
         ({"term": "edge", "coef": "two"}, "functionals[0].terms[0].coef", "must be a number"),
+        ({"pattern": "K3"}, "functionals[0].terms[0].term", "missing: one of 'hom'"),
+        ({"term": "hom", "pattern": 5}, "functionals[0].terms[0].pattern", "a pattern name such as"),
     ],
 )
 def test_bad_terms_name_the_key(term, key, allowed):
@@ -137,6 +143,31 @@ def test_bad_terms_name_the_key(term, key, allowed):
         st.parse_config(d)
     msg = str(exc.value)
     assert f"'{key}'" in msg and allowed.lower() in msg.lower(), msg
+
+
+def test_starts_the_flows_would_reject_are_config_errors(tmp_path):
+    """Regression: these used to fail only after the reference flows ran, leaving DIR.partial."""
+    hom_only = [{"terms": [{"term": "hom", "pattern": "C5"}]}]
+    d = small_cfg(**{"finite.kind": "simple", "box": [0.0, 0.95]})
+    d["functionals"] = hom_only
+    with pytest.raises(st.ConfigError, match=r"'finite.kind'.*outside the box"):
+        st.parse_config(d)
+    d = small_cfg(**{"integrator.method": "prox"})
+    d["functionals"] = [{"terms": [{"term": "hom", "pattern": "C5"}, {"term": "entropy", "coef": -0.1}]}]
+    with pytest.raises(st.ConfigError, match=r"'integrator.method'.*'euler' or 'heun'"):
+        st.parse_config(d)
+    for name, A in [("nonsquare", np.full((3, 4), 0.5)), ("asym", np.triu(np.full((4, 4), 0.5))),
+                    ("big", np.full((4, 4), 3.0))]:
+        np.save(tmp_path / f"{name}.npy", A)
+        d = small_cfg(initial={"file": f"{name}.npy"})
+        with pytest.raises(st.ConfigError, match=r"'initial.file'"):
+            st.parse_config(d, base_dir=tmp_path)
+    # clipping makes a 0/1 start fit for entropy terms
+    cfg = st.parse_config(small_cfg(initial={"graphon": "complete_bipartite", "clip": 1e-6}))
+    assert cfg.initial["clip"] == 1e-6
+    d = small_cfg(**{"finite.kind": "simple"})
+    d["functionals"] = hom_only
+    assert st.parse_config(d).kind == "simple"
 
 
 def test_edge_list_patterns_and_labels():
@@ -203,7 +234,8 @@ def test_same_seed_same_study(small_run, tmp_path):
 def test_failure_keeps_finished_work_and_old_output(tmp_path, monkeypatch):
     out = tmp_path / "res"
     out.mkdir()
-    (out / "old.txt").write_text("previous results")
+    for name in ("old.txt", "summary.json", "config.toml"):  # an earlier study's output
+        (out / name).write_text("previous results")
     real = st.convergence_study
 
     def failing(*args, on_flow, **kw):
@@ -219,14 +251,66 @@ def test_failure_keeps_finished_work_and_old_output(tmp_path, monkeypatch):
         return real(*args, on_flow=hook, **kw)
 
     monkeypatch.setattr(st, "convergence_study", failing)
-    with pytest.raises(RuntimeError, match="finished work was kept in .*res.partial"):
+    with pytest.raises(st.StudyError, match="finished work was kept in .*res.partial") as exc:
         st.run_study(small_cfg(), out, quiet=True)
+    assert exc.value.partial == tmp_path / "res.partial"
     assert (out / "old.txt").read_text() == "previous results"  # untouched
-    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.toml", "old.txt", "summary.json"]
     lines = (tmp_path / "res.partial" / "checkpoint.jsonl").read_text().splitlines()
     flows = [json.loads(s)["flow"] for s in lines]
     assert flows == ["reference m=12", "reference m=24"]
     assert json.loads(lines[1])["status"] == "t1"
+
+
+def test_never_replaces_a_folder_that_is_not_a_study_output(tmp_path, monkeypatch):
+    """Regression: --out pointing at any existing folder used to replace (delete) it."""
+    d = small_cfg(**{"save.report": False, "save.gif_frames": 0, "finite.ns": [8], "finite.seeds": 1})
+    d["functionals"] = d["functionals"][:1]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    with pytest.raises(FileExistsError, match="not a study's output"):
+        st.run_study(d, mine, quiet=True)
+    monkeypatch.chdir(mine)
+    with pytest.raises(FileExistsError, match="not a study's output"):
+        st.run_study(d, ".", quiet=True)
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+    # an empty folder and an earlier output are replaced
+    (tmp_path / "empty").mkdir()
+    res = st.run_study(d, tmp_path / "empty", quiet=True)
+    assert (res.out / "summary.json").exists()
+    st.run_study(d, tmp_path / "empty", quiet=True)
+
+
+def test_cli_failure_and_interrupt_name_the_partial_folder(tmp_path, monkeypatch, capsys):
+    """Regression: a failing study printed a traceback; the message and exit status now say what happened."""
+    d = small_cfg(**{"save.report": False, "save.gif_frames": 0, "finite.ns": [8], "finite.seeds": 1})
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(st.to_toml(st.parse_config(d)))
+    for error, code in [(ValueError("simulated"), 1), (KeyboardInterrupt(), 130)]:
+        def boom(*args, _e=error, **kw):
+            raise _e
+
+        monkeypatch.setattr(st, "_run", boom)
+        with pytest.raises(SystemExit) as exc:
+            main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"])
+        assert exc.value.code == code
+        err = capsys.readouterr().err
+        assert "finished work was kept in" in err and "o.partial" in err and "Traceback" not in err
+        assert (tmp_path / "o.partial").is_dir() and not (tmp_path / "o").exists()
+
+
+def test_report_text_follows_the_config(tmp_path):
+    """Regression: the report said "weighted" for simple graphs, and "– ± –" where no rate was fitted."""
+    d = small_cfg(**{"finite.kind": "simple", "finite.ns": [10], "finite.seeds": 1, "save.gif_frames": 0,
+                     "t1": 0.5, "times": [0.0, 0.5], "reference.resolution": 4})
+    d["functionals"] = [{"terms": [{"term": "hom", "pattern": "K3"}, {"term": "edge", "coef": -1.0}]}]
+    res = st.run_study(d, tmp_path / "o", quiet=True)
+    html = (res.out / "report.html").read_text()
+    assert "W-random simple graphs" in html and "weighted graphs" not in html
+    assert "<td>n/a</td>" in html and "&plusmn; –" not in html
+    assert "ring(kappa=4.0, p=0.9)" in html
 
 
 def test_overwrite_false_refuses(tmp_path):
