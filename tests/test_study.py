@@ -40,10 +40,10 @@ method = "prox"
 dt = 0.25
 
 [reference]
-resolution = 12
+resolution = 48  # the reference must be resolved next to the n = 192 distances
 
 [finite]
-ns = [12, 24, 48]
+ns = [12, 48, 192]  # wide enough that the n^(-1/2) trend beats the sampling noise
 seeds = 2
 seed = 7
 
@@ -219,8 +219,8 @@ def test_numbers_match_direct_flows(small_run):
     assert np.all(s.resolution_cut_gap < 0.5 * s.upper[:, :, 0].min())
     traj = np.load(small_run.out / "trajectory.npz")
     np.testing.assert_array_equal(traj["f1_upper"], s.upper)
-    assert traj["f1_reference_states"].shape == (3, 24, 24)
-    assert traj["f1_finite_states_n48"].shape == (3, 48, 48)
+    assert traj["f1_reference_states"].shape == (3, 96, 96)
+    assert traj["f1_finite_states_n192"].shape == (3, 192, 192)
     assert traj["f1_frames"].shape[0] == 4
 
 
@@ -258,7 +258,7 @@ def test_failure_keeps_finished_work_and_old_output(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["config.toml", "old.txt", "summary.json"]
     lines = (tmp_path / "res.partial" / "checkpoint.jsonl").read_text().splitlines()
     flows = [json.loads(s)["flow"] for s in lines]
-    assert flows == ["reference m=12", "reference m=24"]
+    assert flows == ["reference m=48", "reference m=96"]
     assert json.loads(lines[1])["status"] == "t1"
 
 
@@ -331,10 +331,10 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     tty = _TTY()
     st.run_study(d, tmp_path / "a", stream=tty)
     text = tty.getvalue()
-    assert "reference m=12" in text and "F=" in text and "dt=0.25" in text  # bars with energy and step
+    assert "reference m=48" in text and "F=" in text and "dt=0.25" in text  # bars with energy and step
     pipe = io.StringIO()
     st.run_study(d, tmp_path / "b", stream=pipe)
-    assert "F=" not in pipe.getvalue() and "reference flow on 12 blocks" in pipe.getvalue()
+    assert "F=" not in pipe.getvalue() and "reference flow on 48 blocks" in pipe.getvalue()
     quiet = _TTY()
     st.run_study(d, tmp_path / "c", stream=quiet, quiet=True)
     assert quiet.getvalue() == ""
