@@ -40,6 +40,12 @@ def _plt():
     return plt
 
 
+def _save(fig, d: Path, name: str) -> str:
+    fig.savefig(d / name, dpi=DPI)
+    _plt().close(fig)
+    return name
+
+
 def _snapshots(d: Path, i, cfg, study):
     plt = _plt()
     times = study.times
@@ -64,10 +70,7 @@ def _snapshots(d: Path, i, cfg, study):
                 ax.set_ylabel(name, fontsize=9)
     fig.suptitle(cfg.functionals[i][0], fontsize=11)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="W(x, y)")
-    name = f"snapshots_f{i}.png"
-    fig.savefig(d / name, dpi=DPI)
-    plt.close(fig)
-    return name
+    return _save(fig, d, f"snapshots_f{i}.png")
 
 
 def _energy(d: Path, cfg, studies):
@@ -94,9 +97,7 @@ def _energy(d: Path, cfg, studies):
             ax.set_title(cfg.functionals[i][0], fontsize=10)
         ax_e.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(d / "energy.png", dpi=DPI)
-    plt.close(fig)
-    return "energy.png"
+    return _save(fig, d, "energy.png")
 
 
 def _cut(d: Path, cfg, studies):
@@ -138,9 +139,7 @@ def _cut(d: Path, cfg, studies):
         ax.set_ylabel("cut distance to the limit")
         ax.set_title(f"{cfg.functionals[i][0]}\n(o upper bound, v lower bound, band: fit)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(d / "cut_distance.png", dpi=DPI)
-    plt.close(fig)
-    return "cut_distance.png"
+    return _save(fig, d, "cut_distance.png")
 
 
 def _gif(d: Path, cfg, frames):
