@@ -224,7 +224,7 @@ def main():
             gl = f"{t_gl:15.4f} {t_gl / t_ours:8.1f}x"
         else:
             gl = f"{'-':>15} {'-':>9}"
-        print(f"{n:5d} {t_ours:10.4f} {t_nx:13.3f} {t_nx / t_ours:8.0f}x {gl} {str(ok):>6}", flush=True)
+        print(f"{n:5d} {t_ours:10.4f} {t_nx:13.3f} {t_nx / t_ours:8.1f}x {gl} {str(ok):>6}", flush=True)
     if graphlimpy is not None:
         print("\nC4 densities of the same graphs: t(C4) (ours, hom) vs graphlimpy.C4_density_graph")
         for n in args.sizes:
