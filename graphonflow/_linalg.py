@@ -50,8 +50,9 @@ def sym_square(alpha, X, symmetric=False):
     Above SYRK_MAX rows the square is assembled from blocks (an OpenBLAS syrk bug).
     """
     m = X.shape[0]
-    if m > SYRK_MAX:
-        # recursive 2 x 2 blocking (see SYRK_MAX): [T; U] [T; U]^T = [[T T^T, T U^T], [U T^T, U U^T]]
+    if m > SYRK_MAX or SYRK_SPLIT[0] <= m < SYRK_SPLIT[1]:
+        # 2 x 2 blocking, [T; U] [T; U]^T = [[T T^T, T U^T], [U T^T, U U^T]]: symmetric squares
+        # (recursively, so no single syrk exceeds SYRK_MAX rows) on the diagonal, a gemm off it
         h = m // 2
         out = np.empty((m, m), dtype=np.result_type(X.dtype, np.float32))
         top, bottom = X[:h], X[h:]
@@ -61,15 +62,6 @@ def sym_square(alpha, X, symmetric=False):
         out[:h, h:] = C
         out[h:, :h] = C.T
         del C
-    elif SYRK_SPLIT[0] <= m < SYRK_SPLIT[1]:
-        h = m // 2
-        out = np.empty((m, m), dtype=np.result_type(X.dtype, np.float32))
-        top, bottom = X[:h], X[h:]
-        out[:h, :h] = np.matmul(top, top.T)
-        out[h:, h:] = np.matmul(bottom, bottom.T)
-        C = np.matmul(top, bottom.T)
-        out[:h, h:] = C
-        out[h:, :h] = C.T
     elif m >= SYRK_MIN:
         out = np.matmul(X, X.T)
     else:

@@ -173,7 +173,7 @@ def _gif(d: Path, cfg, frames):
     return "flow.gif"
 
 
-def write_report(d, cfg, studies, dt_gaps, frames, summary) -> dict:
+def write_report(d, cfg, studies, frames, summary) -> dict:
     """Write the PNG figures and the GIF into ``d``; returns {role: file name}."""
     d = Path(d)
     files = {}
@@ -220,7 +220,7 @@ def _rate_cell(r, se):
     return f"{r:+.3f}" + (f" &plusmn; {se:.3f}" if se is not None and math.isfinite(se) else "")
 
 
-def write_html(d, cfg, studies, dt_gaps, summary):
+def write_html(d, cfg, studies, summary):
     """Write ``report.html`` into ``d`` (images embedded)."""
     d = Path(d)
     files = summary["files"]
@@ -247,7 +247,8 @@ def write_html(d, cfg, studies, dt_gaps, summary):
         "<code>graphonflow run config.toml</code>, with the <code>config.toml</code> saved next to this "
         "report.</p>",
     ]
-    for i, (s, gap) in enumerate(zip(studies, dt_gaps)):
+    for i, s in enumerate(studies):
+        gap = s.time_step_cut_gap
         fs = summary["functionals"][i]
         parts.append(f"<h2>{e(cfg.functionals[i][0])}</h2>")
         parts.append("<h3>Is the limit resolved?</h3><p>The reference flow was run at "

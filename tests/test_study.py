@@ -217,8 +217,15 @@ def test_numbers_match_direct_flows(small_run):
     assert -1.0 < s.rate[0] < 0.0
     # the m-block and 2m-block references agree far below the t = 0 distances
     assert np.all(s.resolution_cut_gap < 0.5 * s.upper[:, :, 0].min())
+    # the dt vs dt/2 check: the two runs share t = 0, then differ by a small certified amount
+    for st_ in small_run.studies:
+        assert st_.time_step_cut_gap.shape == (3,) and st_.time_step_cut_gap[0] == 0.0
+        assert np.all(st_.time_step_cut_gap[1:] > 0)
+    c5 = small_run.studies[0]
+    assert c5.time_step_cut_gap.max() < 0.05 * c5.upper[:, :, -1].min()
     traj = np.load(small_run.out / "trajectory.npz")
     np.testing.assert_array_equal(traj["f1_upper"], s.upper)
+    np.testing.assert_array_equal(traj["f1_time_step_gap"], s.time_step_cut_gap)
     assert traj["f1_reference_states"].shape == (3, 96, 96)
     assert traj["f1_finite_states_n192"].shape == (3, 192, 192)
     assert traj["f1_frames"].shape[0] == 4
