@@ -77,7 +77,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
-from scipy.linalg import lapack
+from scipy.linalg import blas as _blas
+from scipy.linalg import lapack as _lapack
 from threadpoolctl import threadpool_limits
 
 from ._validation import as_rng
@@ -224,26 +225,50 @@ def _exact_sets(M, use_numba=True):
     return S, T
 
 
+# ------------------------------------------------------------ BLAS helpers
+# The SDP route runs every large product and factorisation through scipy's BLAS/LAPACK, so
+# one OpenBLAS thread pool does all the work.  Mixing numpy's products with scipy's
+# Cholesky costs twice: numpy's pool keeps spinning for a while after each call and fights
+# scipy's for the cores (measured at N = 1000 on 2 cores: a 4 ms dpotrf took 10-80 ms right
+# after numpy products), and numpy's own Cholesky is 2-3x slower than scipy's dpotrf.
+def _mul_sym(Mf, X):
+    """X @ M for a symmetric (N, N) matrix given as the Fortran-ordered Mf (``M.T`` of a
+    C-ordered M is the same matrix) and X (K, N) C-contiguous: one ?gemm, no copies.
+    Returns a C-contiguous (K, N) array."""
+    gemm = _blas.sgemm if Mf.dtype == np.float32 else _blas.dgemm
+    return gemm(1.0, Mf, X.T).T
+
+
+def _gram_lower(G, alpha):
+    """alpha * G^T G for a C-contiguous square G, as a Fortran array with only the lower
+    triangle (diagonal included) filled and zeros above: one ?syrk."""
+    syrk = _blas.ssyrk if G.dtype == np.float32 else _blas.dsyrk
+    return syrk(alpha, G.T, trans=0, lower=1)
+
+
 # ------------------------------------------------------------ local search
 def _best_response(M, S, T, max_rounds=100):
-    """Alternating best responses for a batch of (S, T) pairs (rows of 0/1 float arrays).
+    """Alternating best responses for a batch of (S, T) pairs (rows of 0/1 arrays).
 
+    M is symmetric and C-contiguous (float32 or float64; the products run in its precision).
     For each pair with sign s = sign(1_S^T M 1_T): T <- {j: s (1_S^T M)_j > 0}, then
-    S <- {i: s (M 1_T)_i > 0}, until nothing changes.  |value| never decreases.
+    S <- {i: s (M 1_T)_i > 0}, until nothing changes.  |value| never decreases (up to
+    rounding in M's precision; callers recompute the value of the final sets exactly).
     """
-    S = S.astype(np.float64)
-    T = T.astype(np.float64)
+    Mf = M.T
+    S = S.astype(M.dtype)
+    T = T.astype(M.dtype)
     for _ in range(max_rounds):
-        R = S @ M  # (K, k) column sums over S
+        R = _mul_sym(Mf, S)  # (K, k) column sums over S
         s = np.sign(np.einsum("kj,kj->k", R, T))
         s[s == 0] = 1.0
-        T_new = ((s[:, None] * R) > 0).astype(np.float64)
-        C = T_new @ M  # (K, k) row sums over T (M symmetric)
-        S_new = ((s[:, None] * C) > 0).astype(np.float64)
+        T_new = ((s[:, None] * R) > 0).astype(M.dtype)
+        C = _mul_sym(Mf, T_new)  # (K, k) row sums over T (M symmetric)
+        S_new = ((s[:, None] * C) > 0).astype(M.dtype)
         if np.array_equal(S_new, S) and np.array_equal(T_new, T):
             break
         S, T = S_new, T_new
-    vals = np.einsum("ki,ki->k", S @ M, T)
+    vals = np.einsum("ki,ki->k", _mul_sym(Mf, S), T, dtype=np.float64)
     return S.astype(bool), T.astype(bool), vals
 
 
@@ -251,8 +276,8 @@ def _best_response(M, S, T, max_rounds=100):
 def _certify_shift(a, b, Mp, c):
     """True only if Diag(a, b) - A - c I is certified positive semidefinite.
 
-    Here A = [[0, Mp/2], [Mp/2, 0]] (Mp symmetric N x N).  With Da = Diag(a - c) > 0 and
-    Db = Diag(b - c), the matrix is PSD iff the Schur complement
+    Here A = [[0, Mp/2], [Mp/2, 0]] (Mp symmetric N x N, C-contiguous).  With Da = Diag(a - c) > 0
+    and Db = Diag(b - c), the matrix is PSD iff the Schur complement
     S = Db - G^T G,  G = Da^{-1/2} Mp / 2,  is PSD.  In floating point we form S_hat and
     bound the error entrywise, |S - S_hat| <= (gamma_N + 8u) |G|^T |G| + u |S_hat|, so
     ||S - S_hat||_2 <= e := (gamma_N + 8u) ||G||_F^2 + u ||S_hat||_F.  We then run a
@@ -260,6 +285,7 @@ def _certify_shift(a, b, Mp, c):
     g = gamma_{N+1} / (1 - gamma_{N+1}).  If it completes, the backward error bound of
     Cholesky (R^T R = X + E, ||E||_2 <= g tr(X); Demmel 1989, Rump 2006) gives
     lambda_min(S_hat) >= tau - g tr - 2u max|diag| >= e, hence lambda_min(S) >= 0.
+    (Only the lower triangle of S_hat is formed; Cholesky reads no other.)
     """
     u = _UNIT_ROUNDOFF
     N = Mp.shape[0]
@@ -267,21 +293,25 @@ def _certify_shift(a, b, Mp, c):
     if np.any(da <= 0) or np.any(b - c <= 0):
         return False
     G = Mp * (0.5 / np.sqrt(da))[:, None]
-    S_hat = -(G.T @ G)
-    S_hat[np.diag_indices(N)] += b - c
+    S_hat = _gram_lower(G, -1.0)  # lower triangle of -(G^T G), zeros above
+    idx = np.diag_indices(N)
+    S_hat[idx] += b - c
+    diag = S_hat[idx].copy()
+    if np.any(diag <= 0):
+        return False
     gN = N * u / (1 - N * u)
     g1 = (N + 1) * u / (1 - (N + 1) * u)
     g1 = g1 / (1 - g1)
-    # (the factor 1.01 covers the rounding in evaluating these two sums themselves)
-    e = 1.01 * ((gN + 8 * u) * float(np.sum(G * G)) + u * float(np.linalg.norm(S_hat)))
-    diag = np.diag(S_hat).copy()
-    if np.any(diag <= 0):
-        return False
+    # ||S_hat||_F^2 from the lower triangle: twice its squares minus the diagonal's
+    fro = math.sqrt(max(2.0 * float(np.vdot(S_hat, S_hat)) - float(diag @ diag), 0.0))
+    # (the factor 1.01 covers the rounding in evaluating these sums themselves)
+    e = 1.01 * ((gN + 8 * u) * float(np.vdot(G, G)) + u * fro)
+    del G
     tau = e + g1 * float(diag.sum()) + 2 * u * float(diag.max())
-    S_hat[np.diag_indices(N)] = diag - tau
-    if np.any(np.diag(S_hat) <= 0):
+    S_hat[idx] = diag - tau
+    if np.any(S_hat[idx] <= 0):
         return False
-    _, info = lapack.dpotrf(np.asfortranarray(S_hat), lower=1, clean=0, overwrite_a=1)
+    _, info = _lapack.dpotrf(S_hat, lower=1, clean=0, overwrite_a=1)
     return info == 0
 
 
@@ -291,27 +321,32 @@ def _shift_screen32(a, b, M32, c):
     if np.any(da <= 0) or np.any(b - c <= 0):
         return False
     G = M32 * (0.5 / np.sqrt(da)).astype(np.float32)[:, None]
-    S = -(G.T @ G)
+    S = _gram_lower(G, -1.0)
     S[np.diag_indices(S.shape[0])] += (b - c).astype(np.float32)
-    _, info = lapack.spotrf(S, lower=1, clean=0, overwrite_a=1)
+    _, info = _lapack.spotrf(S, lower=1, clean=0, overwrite_a=1)
     return info == 0
 
 
-def _certified_shift(a, b, Mp, guesses):
+def _certified_shift(a, b, Mp, guesses, M32=None):
     """First c in ``guesses`` (decreasing) with Diag(a, b) - A - c I certified PSD.
 
-    For N >= 256 a single-precision Cholesky screens each c first; only c that pass it get
-    the (double-precision, certified) test.  Falls back to a Gershgorin bound: every
-    eigenvalue of Diag(d) - A is at least min_i (d_i - sum_j |A_ij|); the row sums are
-    inflated by 2 gamma_N for rounding.  Returns (c, number of certified Cholesky attempts).
+    The first guess goes straight to the (double-precision, certified) test: it is chosen
+    to pass for a well-converged Burer--Monteiro point.  After a failure, for N >= 256, a
+    single-precision Cholesky screens each further c first and only c that pass it get the
+    certified test.  Falls back to a Gershgorin bound: every eigenvalue of Diag(d) - A is
+    at least min_i (d_i - sum_j |A_ij|); the row sums are inflated by 2 gamma_N for rounding.
+    Returns (c, number of certified Cholesky attempts).
     """
     attempts = 0
     u = _UNIT_ROUNDOFF
-    M32 = Mp.astype(np.float32) if Mp.shape[0] >= 256 else None
+    Mp = np.ascontiguousarray(Mp)
     for c in guesses:
-        # cheap single-precision screen first (not a certificate; it only skips hopeless c)
-        if M32 is not None and not _shift_screen32(a, b, M32, c):
-            continue
+        if attempts and Mp.shape[0] >= 256:
+            # cheap single-precision screen (not a certificate; it only skips hopeless c)
+            if M32 is None:
+                M32 = Mp.astype(np.float32)
+            if not _shift_screen32(a, b, M32, c):
+                continue
         attempts += 1
         if _certify_shift(a, b, Mp, c):
             # the certified matrix has diagonal fl(a - c), fl(b - c); exact differences are
@@ -319,22 +354,34 @@ def _certified_shift(a, b, Mp, guesses):
             spread = max(float(np.abs(a - c).max()), float(np.abs(b - c).max()))
             return c - 2 * u * spread, attempts
     N = Mp.shape[0]
-    u = _UNIT_ROUNDOFF
     r = 0.5 * np.abs(Mp).sum(axis=1) * (1 + 2 * (N + 1) * u / (1 - (N + 1) * u))
     g = min(float(np.min(a - r)), float(np.min(b - r)))
     return g - 4 * u * max(float(np.abs(a).max()), float(np.abs(b).max())), attempts
 
 
 # ------------------------------------------------------------ SDP route
-def _burer_monteiro(Ms, p, rng, max_iter, tol):
+def _normalise_columns(G, X):
+    """X[:, j] <- G[:, j] / ||G[:, j]|| for every column with a non-zero norm (others keep
+    their value); returns the sum of the norms (the objective of the block update)."""
+    nrm = np.sqrt(np.einsum("pi,pi->i", G, G))
+    if np.all(nrm > 0):
+        np.divide(G, nrm, out=X)
+    else:
+        ok = nrm > 0
+        X[:, ok] = G[:, ok] / nrm[ok]
+    return float(nrm.sum(dtype=np.float64))
+
+
+def _burer_monteiro(M32, p, rng, max_iter, tol):
     """Block coordinate ascent for max sum_ij Ms_ij <u_i, v_j>, unit columns (p x N).
 
     With V fixed the optimal u_i is the normalised sum_j Ms_ij v_j (and vice versa), so the
     alternation is monotone (a mixing method on the bipartite graph).  The iterations run in
-    float32 (the certificate is computed afterwards in float64 and is valid for any point).
+    float32 on M32 (symmetric, C-contiguous); the certificate is computed afterwards in
+    float64 and is valid for any point.
     """
-    N = Ms.shape[0]
-    M32 = Ms.astype(np.float32)
+    N = M32.shape[0]
+    Mf = M32.T
     U = rng.standard_normal((p, N)).astype(np.float32)
     U /= np.linalg.norm(U, axis=0)
     V = rng.standard_normal((p, N)).astype(np.float32)
@@ -342,15 +389,8 @@ def _burer_monteiro(Ms, p, rng, max_iter, tol):
     f_old = -np.inf
     it = 0
     for it in range(1, max_iter + 1):
-        G = V @ M32
-        nrm = np.linalg.norm(G, axis=0)
-        ok = nrm > 0
-        U[:, ok] = G[:, ok] / nrm[ok]
-        G = U @ M32
-        nrm = np.linalg.norm(G, axis=0)
-        ok = nrm > 0
-        V[:, ok] = G[:, ok] / nrm[ok]
-        f = float(nrm.sum(dtype=np.float64))
+        _normalise_columns(_mul_sym(Mf, V), U)
+        f = _normalise_columns(_mul_sym(Mf, U), V)
         if f - f_old <= tol * abs(f):
             break
         f_old = f
@@ -373,16 +413,21 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
         z = np.zeros(k, dtype=bool)
         return z, z.copy(), 0.0, 0.0, {"rank": 0, "iterations": 0}
     scale = 2.0 ** math.floor(math.log2(amax))  # exact scaling
-    Ms = Mp / scale
+    Ms = Mp
+    Ms *= 1.0 / scale  # in place: Mp is not used again
+    M32 = Ms.astype(np.float32)
     p = int(rank) if rank is not None else int(min(max(math.ceil(math.sqrt(2 * N)), 4), 24, 2 * N))
-    U, V, iters = _burer_monteiro(Ms, p, rng, max_iter, tol)
-    GU = V @ Ms  # column i: sum_j Ms_ij v_j
-    GV = U @ Ms
+    U, V, iters = _burer_monteiro(M32, p, rng, max_iter, tol)
+    GU = _mul_sym(Ms.T, V)  # column i: sum_j Ms_ij v_j
+    GV = _mul_sym(Ms.T, U)
     d = np.concatenate((0.5 * np.einsum("pi,pi->i", U, GU), 0.5 * np.einsum("pi,pi->i", V, GV)))
+    del GU, GV
     sdp_value = float(d.sum())  # = sum_ij Ms_ij <u_i, v_j>
     base = max(sdp_value, 1e-300) / (2 * N)
-    ladder = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
-    lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder])
+    # the shift ladder, in units of the mean multiplier: the first rung costs the bound a
+    # relative 3e-4 and passes for the converged points we produce (tol <= 1e-6)
+    ladder = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
+    lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder], M32)
     lam_lb = min(lam_lb, 0.0)  # H - 0 I >= H - lam_lb I when lam_lb > 0; avoids cancellation
     # rounding slack for forming M' from M (row sums): |M'_exact - M'| summed <= 2 (k+2) u sum|M|
     slack = 2.0 * (k + 2) * _UNIT_ROUNDOFF * float(np.abs(M).sum())
@@ -390,19 +435,21 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     sum_d = sdp_value + 1.01 * (2 * N + 1) * _UNIT_ROUNDOFF * float(np.abs(d).sum())
     upper = scale * (sum_d - 2 * N * lam_lb) / 4.0 * (1 + 4 * _UNIT_ROUNDOFF) + slack
 
-    # ---- lower bound: hyperplane rounding + best-response local search
+    # ---- lower bound: hyperplane rounding + best-response local search (in float32: the
+    # sets are what matters; the caller recomputes their value exactly)
     best = (None, None, 0.0)
     rounds = 0
-    Mk = Ms[:k, :k]
+    Mk = np.ascontiguousarray(M32[:k, :k])
+    del M32
     n_local = max(1, min(8, n_rounding))
     while True:
         rounds += 1
         Gm = rng.standard_normal((n_rounding, p))
         X = (Gm @ U) >= 0
         Y = (Gm @ V) >= 0
-        S0 = (X[:, :k] != X[:, k:k + 1]).astype(np.float64)
-        T0 = (Y[:, :k] != Y[:, k:k + 1]).astype(np.float64)
-        v0 = np.abs(np.einsum("ki,ki->k", S0 @ Mk, T0))
+        S0 = (X[:, :k] != X[:, k:k + 1]).astype(np.float32)
+        T0 = (Y[:, :k] != Y[:, k:k + 1]).astype(np.float32)
+        v0 = np.abs(np.einsum("ki,ki->k", _mul_sym(Mk.T, S0), T0, dtype=np.float64))
         top = np.argsort(-v0)[:n_local]  # local search from the best roundings only
         S1, T1, vals = _best_response(Mk, S0[top], T0[top])
         i = int(np.argmax(np.abs(vals)))
@@ -449,13 +496,17 @@ def _merge_identical_blocks(D, w):
     m = D.shape[0]
     if m == 1:
         return D, w, np.zeros(1, dtype=np.int64)
-    RC = np.hstack([D, D.T])
-    # group blocks by a random projection (equal rows -> equal keys), then confirm exactly
-    key = RC @ np.random.default_rng(12345).standard_normal(2 * m)
+    # group blocks by a random projection of [D, D^T] (equal rows -> equal keys), then
+    # confirm exactly
+    r = np.random.default_rng(12345).standard_normal(2 * m)
+    # (scipy's BLAS, like the SDP route below: one thread pool; see _mul_sym)
+    Dc = np.ascontiguousarray(D, dtype=np.float64)
+    key = _blas.dgemv(1.0, Dc.T, r[:m], trans=1) + _blas.dgemv(1.0, Dc.T, r[m:])
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
     inv = inv.ravel()
     if first.size == m:
         return D, w, np.arange(m)
+    RC = np.hstack([D, D.T])
     if not np.array_equal(RC, RC[first[inv]]):  # a key collision of different rows: do it exactly
         _, first, inv = np.unique(RC, axis=0, return_index=True, return_inverse=True)
         inv = inv.ravel()

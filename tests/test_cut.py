@@ -8,11 +8,14 @@ from scipy.stats import wasserstein_distance
 
 from graphonflow import StepGraphon, hom_density
 from graphonflow.cut import (
+    _best_response,
     _certified_shift,
     _certify_shift,
     _enumerate_cut_numba,
     _enumerate_cut_numpy,
+    _gram_lower,
     _hoffman_wielandt,
+    _mul_sym,
     _operator_spectrum,
     _swap_search_numba,
     _swap_search_numpy,
@@ -121,6 +124,40 @@ def test_certified_shift_is_below_lambda_min(N):
     guesses = [lam * t for t in (0.5, 0.9, 0.999, 1.001, 1.1, 2.0)]  # lam < 0: decreasing c
     c, attempts = _certified_shift(a, b, M, guesses)
     assert c <= lam and c >= 1.001 * lam - 1e-9 and attempts >= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scipy_blas_helpers_match_numpy(dtype):
+    # _mul_sym / _gram_lower call scipy's ?gemm / ?syrk on transposed views (no copies)
+    rng = np.random.default_rng(7)
+    M = rng.normal(size=(37, 37)).astype(dtype)
+    M = M + M.T
+    X = rng.normal(size=(5, 37)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    P = _mul_sym(M.T, X)
+    assert P.dtype == dtype and P.flags.c_contiguous
+    np.testing.assert_allclose(P, X @ M, rtol=tol, atol=tol)
+    G = rng.normal(size=(37, 37)).astype(dtype)
+    L = _gram_lower(G, -2.0)
+    np.testing.assert_allclose(np.tril(L), np.tril(-2.0 * G.T @ G), rtol=tol, atol=tol)
+    assert not np.triu(L, 1).any()
+
+
+def test_best_response_float32_is_a_local_optimum():
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(60, 60))
+    M = M + M.T
+    S0 = rng.random((4, 60)) < 0.5
+    T0 = rng.random((4, 60)) < 0.5
+    before = np.abs(np.einsum("ki,ij,kj->k", S0.astype(float), M, T0.astype(float)))
+    S, T, vals = _best_response(M.astype(np.float32), S0, T0)
+    exact = np.einsum("ki,ij,kj->k", S.astype(float), M, T.astype(float))
+    np.testing.assert_allclose(vals, exact, rtol=1e-5)
+    assert np.all(np.abs(exact) >= before - 1e-9)
+    for k in range(4):  # no single flip of S or T improves |value|
+        s = np.sign(exact[k])
+        assert np.all(s * (S[k].astype(float) @ M)[~T[k]] <= 1e-4)
+        assert np.all(s * (M @ T[k].astype(float))[~S[k]] <= 1e-4)
 
 
 def test_sdp_on_graphs_and_weights():
