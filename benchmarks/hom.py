@@ -119,13 +119,11 @@ def naive_grad(name, A):
 def gemm_flops(name, n, grad):
     """Flops of the same path built from general products only (2n^3 each): what a
     dgemm-based implementation needs, however fast its BLAS."""
-    if name in ("K3",) or (name == "C4" and not grad):
+    if name == "K3" or (name == "C4" and not grad):
         return 2 * n**3
     if name in ("C4", "C5"):
         return 4 * n**3
-    if name == "K4":
-        return sum(2 * (n - x) * n * n for x in range(n))
-    return None
+    return flops(name, n, grad)  # K4 is built from general products already; trees: None
 
 
 def flops(name, n, grad):

@@ -258,17 +258,18 @@ def _best_response(M, S, T, max_rounds=100):
     Mf = M.T
     S = S.astype(M.dtype)
     T = T.astype(M.dtype)
+    R = _mul_sym(Mf, S)  # (K, k) column sums over S
     for _ in range(max_rounds):
-        R = _mul_sym(Mf, S)  # (K, k) column sums over S
         s = np.sign(np.einsum("kj,kj->k", R, T))
         s[s == 0] = 1.0
         T_new = ((s[:, None] * R) > 0).astype(M.dtype)
         C = _mul_sym(Mf, T_new)  # (K, k) row sums over T (M symmetric)
         S_new = ((s[:, None] * C) > 0).astype(M.dtype)
         if np.array_equal(S_new, S) and np.array_equal(T_new, T):
-            break
+            break  # R still holds the column sums over the final S
         S, T = S_new, T_new
-    vals = np.einsum("ki,ki->k", _mul_sym(Mf, S), T, dtype=np.float64)
+        R = _mul_sym(Mf, S)
+    vals = np.einsum("ki,ki->k", R, T, dtype=np.float64)
     return S.astype(bool), T.astype(bool), vals
 
 
