@@ -23,6 +23,14 @@ Notation shared by all kernels (w are the block widths, weights w_i w_j):
 * every kernel that steps also returns ``sum_ij w_i w_j (P DF)_ij^2`` at the
   *input* B (the squared projected-gradient norm), reduced in the same pass.
 
+The step kernels (Euler and proximal) work on each row segment of a tile in
+branch-free loops that LLVM vectorises: the logarithm and exponential there are
+``graphonflow._vecmath.vlog``/``vexp`` (library calls would keep every loop scalar),
+indices start from 0 on row slices (no wrap-around checks), and ``error_model="numpy"``
+drops the zero-division checks. Entries outside the fast domain (on or beyond the faces
+0 and 1 of the logit, NaN, or a proximal solve that has not converged in the fixed number
+of steps) are redone by the scalar code in a second loop.
+
 Each kernel ``_x_kernel`` has a pure-NumPy twin ``_x_ref`` used by the tests.
 The public-facing wrappers (``euler_step``, ``prox_step``, ``projected_grad_norm2``,
 ``local_value``, ``shifted_mean``) check shapes and dtypes and then call the
@@ -38,6 +46,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._vecmath import EXP_MAX, vexp, vlog
+
 __all__ = [
     "euler_step",
     "prox_step",
@@ -50,6 +60,13 @@ __all__ = [
 ]
 
 TILE = 64
+
+#: the vectorised passes work on entries with FAST_MIN < b < 1 (so that b / (1 - b) is a
+#: positive normal number, the domain of ``vlog``); the others take a scalar path
+FAST_MIN = 1e-290
+
+#: the proximal Halley iteration stops after a step below this (in the logit variable)
+STEP_TOL = 1e-5
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,9 +102,13 @@ def prox_scalar(y, s0, x0, tau, alpha, beta, lo, hi):
     the warm start s0 = logit(x0) (x0 the previous value, so the first iterate needs
     no exponential) and falls back to bisection whenever a step leaves the bracket
     (safeguarded).  The derivatives of f are bounded by multiples of f', so a step
-    of size d leaves an error O(d^3): the iteration stops after a step below
-    1e-5 (1 + |s|), and x is then updated by a second-order Taylor step instead of
-    one more exponential.  About two exponentials per entry for a flow step.
+    of size d leaves an error O(d^3) in s: the iteration stops after a step below
+    STEP_TOL = 1e-5, and x is then updated by a second-order Taylor step of the
+    sigmoid instead of one more exponential (error x(1-x) d^3 / 6).  Both errors are
+    relative to x near 0 (and to 1 - x near 1), so small entries keep all their digits.
+    If the residual f is already at the rounding level of its terms (possible only when
+    f' is tiny), the current x is returned.  About two exponentials per entry for a
+    flow step.
     The 1-D problem is convex, so the box-constrained minimiser is the clip of the
     unconstrained one.
     """
@@ -116,12 +137,14 @@ def prox_scalar(y, s0, x0, tau, alpha, beta, lo, hi):
                 s_lo = s
             else:
                 break
+            if abs(f) <= 4e-16 * (abs(z) + abs(ta * s) + x):
+                break  # converged to the rounding of f's terms
             d = x * (1.0 - x)
             fp = d + ta
             den = 2.0 * fp * fp - f * d * (1.0 - 2.0 * x)
             step = 2.0 * f * fp / den if den > 0.0 else f / fp
             sn = s - step
-            if abs(step) <= 1e-5 * (1.0 + abs(s)) and sn >= s_lo and sn <= s_hi:
+            if abs(step) <= STEP_TOL and sn >= s_lo and sn <= s_hi:
                 # sigmoid(sn) to second order; the error is O(step^3)
                 x = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step
                 break
@@ -150,45 +173,69 @@ def _bounds(tiles, t, ts, m):
     return i0, min(i0 + ts, m), j0, min(j0 + ts, m), I == J
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
+def _wsum(w, q, j0, n):
+    """sum_k w[j0 + k] q[k] (in any order: lets LLVM vectorise the sum)."""
+    acc = 0.0
+    wj = w[j0:j0 + n]
+    for k in range(n):
+        acc += wj[k] * q[k]
+    return acc
+
+
+@njit(cache=True, error_model="numpy")
 def _euler_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
-    # off-diagonal entries in branch-free inner loops (one per alpha case, so the
-    # logarithm is not tested per entry), the diagonal entry of a diagonal tile apart
+    # row segments in branch-free, vectorised loops (one per alpha case); with entropy the
+    # logit is ``vlog`` on the fast domain FAST_MIN < b < 1, and the library ``log`` (with
+    # its infinities at 0 and 1, and NaN) for the few entries outside it
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    xb = np.empty(ts)
+    qb = np.empty(ts)
+    fb = np.empty(ts, dtype=np.bool_)
     part = 0.0
     for i in range(i0, i1):
-        js = i + 1 if diag else j0
-        rp = 0.0
+        wi = w[i]
+        js = i if diag else j0
+        nj = j1 - js
+        Bi = B[i, js:j1]
+        Gi = G[i, js:j1]
+        nbad = 0
         if alpha == 0.0:
-            for j in range(js, j1):
-                b = np.float64(B[i, j])
-                g = gscale * G[i, j] + beta
-                x = min(max(b - dt * g, lo), hi)
+            for k in range(nj):
+                b = np.float64(Bi[k])
+                g = gscale * Gi[k] + beta
                 v = -g
                 v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-                out[i, j] = x
-                out[j, i] = x
-                rp += w[j] * v * v
+                xb[k] = min(max(b - dt * g, lo), hi)
+                qb[k] = v * v
         else:
-            for j in range(js, j1):
-                b = np.float64(B[i, j])
-                g = gscale * G[i, j] + beta + alpha * np.log(b / (1.0 - b))
-                x = min(max(b - dt * g, lo), hi)
+            for k in range(nj):
+                b = np.float64(Bi[k])
+                ok = (b > FAST_MIN) & (b < 1.0)
+                g = gscale * Gi[k] + beta + alpha * vlog(b / (1.0 - b) if ok else 1.0)
                 v = -g
                 v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-                out[i, j] = x
-                out[j, i] = x
-                rp += w[j] * v * v
-        part += 2.0 * w[i] * rp
+                xb[k] = min(max(b - dt * g, lo), hi)
+                qb[k] = v * v
+                fb[k] = not ok
+                nbad += 0 if ok else 1
+        if nbad:
+            for k in range(nj):
+                if fb[k]:
+                    b = np.float64(Bi[k])
+                    g = gscale * Gi[k] + beta + alpha * np.log(b / (1.0 - b))
+                    v = _proj_velocity(b, g, lo, hi)
+                    xb[k] = min(max(b - dt * g, lo), hi)
+                    qb[k] = v * v
+        Oi = out[i, js:j1]
+        for k in range(nj):
+            Oi[k] = xb[k]
+        for k in range(nj):
+            out[js + k, i] = xb[k]
+        rp = 2.0 * _wsum(w, qb, js, nj)
         if diag:
-            b = np.float64(B[i, i])
-            g = gscale * G[i, i] + beta
-            if alpha != 0.0:
-                g += alpha * np.log(b / (1.0 - b))
-            x = min(max(b - dt * g, lo), hi)
-            v = _proj_velocity(b, g, lo, hi)
-            out[i, i] = x
-            part += w[i] * w[i] * v * v
+            rp -= wi * qb[0]
+        part += wi * rp
     return part
 
 
@@ -231,27 +278,113 @@ def _euler_rows_kernel(B, G, gscale, w, dt, beta, lo, hi, out, acc):
     return acc.sum()
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
+def _halley(s, x, z, ta):
+    """Halley step for f(s) = x + ta*s - z with x = sigmoid(s) (no bracket): (step, x(1-x))."""
+    f = x + ta * s - z
+    d = x * (1.0 - x)
+    fp = d + ta
+    den = 2.0 * fp * fp - f * d * (1.0 - 2.0 * x)
+    pos = den > 0.0
+    # 2 f f' / den, or the Newton step f / f' where Halley's denominator is not positive
+    step = (f * (2.0 * fp if pos else 1.0)) / (den if pos else fp)
+    return step, d
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
+def _sigmoid(s):
+    # |s| > 708 only where x is within 1e-307 of 0 or rounds to 1; the clamp keeps vexp in range
+    return 1.0 / (1.0 + vexp(min(max(-s, -EXP_MAX), EXP_MAX)))
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
+    """One tile of the proximal pass, row segment by row segment.
+
+    With entropy (alpha > 0) each entry solves x + ta*logit(x) = z, ta = dt*alpha,
+    z = b - dt*(gscale*G + beta), in the logit variable s. The *fast path* is branch-free
+    and vectorised (``vlog``/``vexp`` instead of library calls): three Halley steps from
+    s0 = logit(b) (the first needs no exponential, since sigmoid(s0) = b), then x from the
+    second-order Taylor expansion of the sigmoid over the last step, as in
+    :func:`prox_scalar`. It is accepted when the last step is below STEP_TOL and lands
+    inside the bracket [(z - 1)/ta, z/ta] of the root (f is increasing, so a tiny step
+    means the unique root is that close). Every other entry -- b outside (FAST_MIN, 1), a
+    NaN, a slow convergence -- is redone by the safeguarded scalar solver. The work runs in
+    three short loops over the segment (stage buffers in L1), so that more entries are in
+    flight than one long dependency chain would allow.
+    """
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    xb = np.empty(ts)
+    qb = np.empty(ts)
+    sb = np.empty(ts)
+    zb = np.empty(ts)
+    fb = np.empty(ts, dtype=np.bool_)
+    ta = dt * alpha
+    ita = 1.0 / ta if alpha != 0.0 else 0.0
     part = 0.0
     for i in range(i0, i1):
         wi = w[i]
         js = i if diag else j0
-        for j in range(js, j1):
-            b = np.float64(B[i, j])
-            gn = gscale * G[i, j]
-            s0 = 0.0
-            g = gn + beta
-            if alpha != 0.0:
-                s0 = np.log(b / (1.0 - b))
-                g += alpha * s0
-            v = _proj_velocity(b, g, lo, hi)
-            x = prox_scalar(b - dt * gn, s0, b, dt, alpha, beta, lo, hi)
-            out[i, j] = x
-            out[j, i] = x
-            q = wi * w[j] * v * v
-            part += q if i == j else 2.0 * q
+        nj = j1 - js
+        Bi = B[i, js:j1]  # row slices: indices from 0, so no wrap-around checks (and no gathers)
+        Gi = G[i, js:j1]
+        nbad = 0
+        if alpha == 0.0:
+            for k in range(nj):
+                b = np.float64(Bi[k])
+                gn = gscale * Gi[k]
+                v = -(gn + beta)
+                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+                x = (b - dt * gn) - dt * beta
+                xb[k] = min(max(x, lo), hi)
+                qb[k] = v * v
+        else:
+            for k in range(nj):
+                b = np.float64(Bi[k])
+                gn = gscale * Gi[k]
+                ok = (b > FAST_MIN) & (b < 1.0)
+                s0 = vlog(b / (1.0 - b) if ok else 1.0)
+                v = -(gn + beta + alpha * s0)
+                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+                z = (b - dt * gn) - dt * beta
+                step, d = _halley(s0, b, z, ta)
+                sb[k] = s0 - step
+                zb[k] = z
+                qb[k] = v * v
+                fb[k] = not ok
+            for k in range(nj):
+                s = sb[k]
+                step, d = _halley(s, _sigmoid(s), zb[k], ta)
+                sb[k] = s - step
+            for k in range(nj):
+                s = sb[k]
+                z = zb[k]
+                x = _sigmoid(s)
+                step, d = _halley(s, x, z, ta)
+                sn = s - step
+                ok = (abs(step) <= STEP_TOL) & (sn >= (z - 1.0) * ita) & (sn <= z * ita) & (not fb[k])
+                x = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step
+                xb[k] = min(max(x, lo), hi)
+                fb[k] = not ok
+                nbad += 0 if ok else 1
+        if nbad:
+            for k in range(nj):
+                if fb[k]:
+                    b = np.float64(Bi[k])
+                    gn = gscale * Gi[k]
+                    s0 = np.log(b / (1.0 - b))
+                    v = _proj_velocity(b, gn + beta + alpha * s0, lo, hi)
+                    qb[k] = v * v
+                    xb[k] = prox_scalar(b - dt * gn, s0, b, dt, alpha, beta, lo, hi)
+        Oi = out[i, js:j1]
+        for k in range(nj):
+            Oi[k] = xb[k]
+        for k in range(nj):  # the mirrored half: exactly the same values
+            out[js + k, i] = xb[k]
+        rp = 2.0 * _wsum(w, qb, js, nj)
+        if diag:
+            rp -= wi * qb[0]  # the diagonal entry counts once
+        part += wi * rp
     return part
 
 
@@ -535,38 +668,64 @@ def _halley_step(x, f, ta):
         return np.where(den > 0, 2.0 * f * fp / np.where(den > 0, den, 1.0), f / fp)
 
 
+def _sigmoid_ref(s):
+    return 1.0 / (1.0 + np.exp(np.clip(-s, -EXP_MAX, EXP_MAX)))
+
+
+def _prox_safeguarded_ref(B64, Z, ta):
+    """The safeguarded Halley iteration of :func:`prox_scalar`, vectorised (no box clip)."""
+    s_lo = (Z - 1.0) / ta
+    s_hi = Z / ta
+    s = _logit(B64)
+    bad = ~((s > s_lo) & (s < s_hi))
+    s = np.where(bad, 0.5 * (s_lo + s_hi), s)
+    for _ in range(200):
+        with np.errstate(over="ignore"):
+            x = 1.0 / (1.0 + np.exp(-s))
+        f = x + ta * s - Z
+        s_hi = np.where(f > 0, s, s_hi)
+        s_lo = np.where(f < 0, s, s_lo)
+        step = _halley_step(x, f, ta)
+        sn = s - step
+        flat = (np.abs(f) <= 4e-16 * (np.abs(Z) + np.abs(ta * s) + x)) | (f == 0)
+        conv = ((np.abs(step) <= STEP_TOL) & (sn >= s_lo) & (sn <= s_hi)) | flat
+        out_br = ~((sn > s_lo) & (sn < s_hi))
+        s = np.where(conv, s, np.where(out_br, 0.5 * (s_lo + s_hi), sn))
+        if np.all(conv):
+            break
+    with np.errstate(over="ignore"):
+        x = 1.0 / (1.0 + np.exp(-s))
+    f = x + ta * s - Z
+    step = np.where(flat, 0.0, _halley_step(x, f, ta))  # no Taylor step where f was flat
+    d = x * (1.0 - x)
+    return x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step  # the same last Taylor step
+
+
 def _prox_ref(B, G, gscale, w, dt, alpha, beta, lo, hi):
-    """NumPy twin of ``_prox_kernel`` (vectorised safeguarded Halley iteration in the logit variable)."""
+    """NumPy twin of ``_prox_kernel``: the fast path (three Halley steps from logit(B)) on
+    every entry, then the safeguarded iteration on the entries it does not accept."""
     B64 = B.astype(np.float64)
-    Y = B64 - dt * gscale * _sym_upper(G).astype(np.float64)
-    Z = Y - dt * beta
+    Z = (B64 - dt * (gscale * _sym_upper(G).astype(np.float64))) - dt * beta
     if alpha == 0.0:
         X = Z
     else:
         ta = dt * alpha
-        s_lo = (Z - 1.0) / ta
-        s_hi = Z / ta
-        s = _logit(B64)
-        bad = ~((s > s_lo) & (s < s_hi))
-        s = np.where(bad, 0.5 * (s_lo + s_hi), s)
-        for _ in range(200):
-            with np.errstate(over="ignore"):
-                x = 1.0 / (1.0 + np.exp(-s))
-            f = x + ta * s - Z
-            s_hi = np.where(f > 0, s, s_hi)
-            s_lo = np.where(f < 0, s, s_lo)
-            step = _halley_step(x, f, ta)
-            sn = s - step
-            conv = (np.abs(step) <= 1e-5 * (1.0 + np.abs(s))) & (sn >= s_lo) & (sn <= s_hi)
-            out_br = ~((sn > s_lo) & (sn < s_hi))
-            s = np.where(conv, s, np.where(out_br, 0.5 * (s_lo + s_hi), sn))
-            if np.all(conv):
-                break
-        with np.errstate(over="ignore"):
-            x = 1.0 / (1.0 + np.exp(-s))
-        step = _halley_step(x, x + ta * s - Z, ta)
+        ok = (B64 > FAST_MIN) & (B64 < 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.log(np.where(ok, B64 / (1.0 - B64), 1.0))
+        x = B64
+        for _ in range(3):
+            step = _halley_step(x, x + ta * s - Z, ta)
+            if _ < 2:
+                s = s - step
+                x = _sigmoid_ref(s)
+        sn = s - step
+        with np.errstate(invalid="ignore"):
+            ok &= (np.abs(step) <= STEP_TOL) & (sn >= (Z - 1.0) * (1.0 / ta)) & (sn <= Z * (1.0 / ta))
         d = x * (1.0 - x)
-        X = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step  # the same last Taylor step
+        X = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step
+        if not ok.all():
+            X[~ok] = _prox_safeguarded_ref(B64[~ok], Z[~ok], ta)
     out = np.clip(X, lo, hi).astype(B.dtype)
     return out, _pg2_ref(B, G, gscale, w, alpha, beta, lo, hi)
 

@@ -193,3 +193,61 @@ def test_row_euler_kernel_matches_reference_and_is_exactly_symmetric(m):
     assert pg2 == pytest.approx(pg2_ref, rel=1e-12)
     tiled, pg2_t = K.euler_step(B, G, w, 0.01, gscale=0.3, beta=-0.2)
     assert np.allclose(out, tiled, rtol=0, atol=1e-15) and pg2 == pytest.approx(pg2_t, rel=1e-12)
+
+
+def _extreme_data(m, seed):
+    """Entries across (0, 1) on a log scale, exactly 0 and 1, and subnormal: the fast
+    vectorised paths must hand the entries outside (FAST_MIN, 1) to the scalar path."""
+    rng = np.random.default_rng(seed)
+    u = rng.uniform(-30, 30, (m, m))
+    B = 1.0 / (1.0 + np.exp(-u))  # logit-uniform: entries within 1e-13 of 0 and of 1
+    B = np.triu(B) + np.triu(B, 1).T
+    for (i, j), val in {(0, 1): 0.0, (2, 5): 1.0, (3, 4): 1e-300, (6, 9): 5e-324, (7, 8): 1 - 2**-53}.items():
+        B[i, j] = B[j, i] = val
+    G = rng.normal(size=(m, m))
+    return B, G, np.full(m, 1.0 / m)
+
+
+@pytest.mark.parametrize("dt", [1e-3, 0.05, 2.0, 300.0])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_prox_kernel_agrees_with_the_scalar_solver_everywhere(dt, parallel, monkeypatch):
+    # every entry of the fused pass (fast vectorised path or scalar fallback) must be the
+    # proximal point that the safeguarded scalar solver finds, to a few ulps, also where
+    # the fast path cannot converge in its fixed number of steps (large dt) and at the faces
+    if not parallel:
+        monkeypatch.setattr(K, "PARALLEL_MIN", 10**12)
+    B, G, w = _extreme_data(150, seed=int(dt * 1000) % 97)
+    out, pg2 = K.prox_step(B, G, w, dt, gscale=0.7, alpha=0.6, beta=-0.3)
+    Gs = np.triu(G) + np.triu(G, 1).T
+    with np.errstate(divide="ignore"):
+        S0 = np.log(B / (1 - B))  # -inf and +inf at the faces, as the kernel computes them
+    expect = np.array([[K.prox_scalar(B[i, j] - dt * 0.7 * Gs[i, j], S0[i, j], B[i, j], dt, 0.6, -0.3, 0.0, 1.0)
+                        for j in range(150)] for i in range(150)])
+    np.testing.assert_allclose(out, expect, rtol=4e-15, atol=1e-300)
+    ref, pg2_ref = K._prox_ref(B, G, 0.7, w, dt, 0.6, -0.3, 0.0, 1.0)
+    np.testing.assert_allclose(out, ref, rtol=4e-15, atol=1e-300)
+    assert np.array_equal(out, out.T)
+    # the entries at 0 and 1 have an infinite gradient: the norm says so
+    assert pg2 == pg2_ref == np.inf
+    inner = (B > 1e-290) & (B < 1)
+    x = out[inner]
+    y = (B - dt * 0.7 * Gs)[inner]
+    assert np.all((x > 0) & (x < 1))
+    # first-order condition x - y + dt (alpha logit x + beta) = 0, scaled by its terms
+    res = x - y + dt * (0.6 * np.log(x / (1 - x)) - 0.3)
+    scale = np.abs(x) + np.abs(y) + dt * (0.6 * np.abs(np.log(x / (1 - x))) + 0.3)
+    assert np.all(np.abs(res) <= 1e-13 * scale)
+
+
+def test_euler_kernel_with_entropy_at_the_faces_matches_numpy():
+    B, G, w = _extreme_data(150, seed=5)
+    B[10, 11] = B[11, 10] = np.nan
+    out, pg2 = K.euler_step(B, G, w, 0.01, gscale=0.7, alpha=0.6, beta=-0.3)
+    ref, _ = K._euler_ref(B, G, 0.7, w, 0.01, 0.6, -0.3, 0.0, 1.0)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=4e-16, equal_nan=True)
+    assert np.isnan(out[10, 11]) and np.isnan(pg2)  # the NaN shows, it is not hidden
+    assert out[0, 1] == 1.0 and out[2, 5] == 0.0  # logit = -inf pushes 0 up to 1; +inf pushes 1 down
+    ok = np.isfinite(B).all(axis=0)
+    B2, _, _ = _extreme_data(150, seed=5)
+    _, pg2b = K.euler_step(B2, G, w, 0.01, gscale=0.7, alpha=0.6, beta=-0.3)
+    assert pg2b == np.inf and ok.sum() < 150
