@@ -5,15 +5,17 @@ Reports, as ratios measured in one run:
 1. memory bandwidth of this machine (STREAM-like copy and triad);
 2. one fused entry-wise step (Numba, one pass) against the equivalent multi-pass
    NumPy expression, and the fused step's GB/s as a fraction of the measured bandwidth;
-3. one full ERGM step (edge + triangle + entropy, forward-backward) at n = 1000,
-   2000, 4000 against its one symmetric matrix product (A^2/n, timed exactly as the workspace makes it);
+3. one ERGM step (edge + triangle + entropy) inside a running gf.flow, prox and euler, at
+   n = 1000, 2000, 4000, against its one symmetric matrix product (A^2/n, timed exactly as
+   the workspace makes it), under three thread settings (see graphonflow/_threads.py), each
+   in a fresh process;
 4. float32 against float64 at n = 8000: peak memory (numpy allocations, tracemalloc)
    and time per step; the number of n x n buffers; the largest n whose ERGM flow fits
    in 24 GiB.
 
 Which BLAS library and kernel (architecture) ran is printed via threadpoolctl.
 
-Run:  python benchmarks/flow.py          (about a minute and a half on an idle 2-core machine)
+Run:  python benchmarks/flow.py          (about three minutes on an idle 2-core machine)
       python benchmarks/flow.py --quick  (smaller sizes, for a smoke test)
       python benchmarks/flow.py --largest N [--dtype float32]
             runs one ERGM flow step at size N and reports its wall time and peak resident
@@ -24,19 +26,23 @@ Run:  python benchmarks/flow.py          (about a minute and a half on an idle 2
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import time
 import tracemalloc
 
-import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+if "--graphonflow-first" in sys.argv:  # as the graphonflow command imports it: before numpy,
+    import graphonflow  # noqa: F401,E402  so that its OpenBLAS thread default takes effect
 
 import numpy as np
 from numba import njit, prange
 from threadpoolctl import threadpool_info
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 import graphonflow as gf  # noqa: E402
 from graphonflow import _kernels as K  # noqa: E402
 from graphonflow._linalg import sym_square  # noqa: E402
@@ -90,34 +96,45 @@ def rand_sym(n, dtype=np.float64, seed=0):
     return np.ascontiguousarray(A)
 
 
-def make_stepper(F, A, integrator="prox", dt=0.01):
-    """One driver step exactly as gf.flow runs it: non-local gradient (workspace products)
-    at B, then one fused pass from B into Bn.  Returns a zero-argument callable."""
-    from graphonflow.flow import _Problem
-    from graphonflow.functionals import as_functional
-
-    F = as_functional(F)
-    n = A.shape[0]
-    w = np.full(n, 1.0 / n)
-    prob = _Problem(F, w, True, 0.0, 1.0, A.dtype.type)
-    B = A.copy()
-    Bn = np.empty_like(B)
-    kern = K.prox_step if integrator == "prox" else K.euler_step
-    extra = {"symmetric_G": True} if integrator == "euler" else {}  # as the driver does for library terms
-
-    def step():
-        G, gs, _ = prob.evaluate(B, None, need_value=False)
-        kern(B, G, w, dt, gscale=gs, alpha=prob.alpha, beta=prob.beta, lo=prob.lo_eff, hi=prob.hi_eff, out=Bn, **extra)
-
-    return step
-
-
 def product(A):
     """The one symmetric product of an ERGM step, exactly as the flow's workspace makes it:
     (1/n) A A^T through numpy's BLAS (one ?syrk, or two syrks and a gemm for 1536 <= n < 3072),
     both triangles filled.  Same library and thread pool as the flow."""
     n = A.shape[0]
     return lambda: sym_square(1.0 / n, A, symmetric=True)
+
+
+def flow_step_cost(n, integrator, short=5, long=25):
+    """Wall time of one step of a running gf.flow (ERGM, fixed dt, no saved states):
+    the difference of a long and a short flow from the same start, divided by the extra steps."""
+    F = gf.ergm([-0.5, 1.0])
+    A = rand_sym(n)
+    gf.flow(F, A[:256, :256].copy(), t1=0.02, dt=0.01, integrator=integrator)  # compile
+    times = {}
+    for steps in (short, long):
+        t0 = time.perf_counter()
+        gf.flow(F, A, t1=steps * 0.01, dt=0.01, integrator=integrator, save_fn=lambda t, B: None)
+        times[steps] = time.perf_counter() - t0
+    return (times[long] - times[short]) / (long - short)
+
+
+def step_costs(sizes):
+    out = []
+    for n in sizes:
+        f = product(rand_sym(n))
+        f()
+        tp = best_of(f, 9)  # the fastest product: a conservative (high) ratio
+        short, long = (3, 11) if n >= 4000 else (5, 25)
+        out.append({"n": n, "product": tp, "prox": flow_step_cost(n, "prox", short, long),
+                    "euler": flow_step_cost(n, "euler", short, long)})
+    return out
+
+
+def step_costs_child(sizes, args, env):
+    """Runs step_costs in a fresh interpreter (thread settings are fixed at start-up)."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--step-costs", ",".join(map(str, sizes)), *args]
+    res = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def largest(n, dtype):
@@ -151,6 +168,15 @@ def largest(n, dtype):
           f"(the caller's W0 plus the flow's own)")
 
 
+def _numba_layer():
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return f"not started ({numba.config.THREADING_LAYER})"
+
+
 def _rss():
     with open("/proc/self/status") as fh:
         return int(next(line for line in fh if line.startswith("VmRSS")).split()[1]) * 1024
@@ -169,7 +195,12 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--largest", type=int, default=None, help="run one ERGM step at this n and report memory")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--step-costs", default=None, help=argparse.SUPPRESS)  # child mode of section [3]
+    ap.add_argument("--graphonflow-first", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.step_costs:
+        print(json.dumps(step_costs([int(v) for v in args.step_costs.split(",")])))
+        return
     if args.largest:
         for info in threadpool_info():
             print(f"threadpool: {info.get('internal_api')} {info.get('version', '')} "
@@ -180,6 +211,9 @@ def main():
 
     print("graphonflow flow benchmark")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs")
+    print(f"thread defaults set by graphonflow in this process: {gf._threads.APPLIED or 'none'}; "
+          f"OPENBLAS_THREAD_TIMEOUT={os.environ.get('OPENBLAS_THREAD_TIMEOUT', '(unset)')} "
+          f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '(unset)')} numba layer: {_numba_layer()}")
     for info in threadpool_info():
         print(
             f"threadpool: {info.get('internal_api')} {info.get('version', '')} "
@@ -236,25 +270,30 @@ def main():
 
     # ------------------------------------------------------------------ ERGM step vs syrk
     sizes = (500, 1000) if quick else (1000, 2000, 4000)
-    F = gf.ergm([-0.5, 1.0])  # -(-0.5) t(K2) - 1.0 t(K3) + 1/2 E
-    print("\n[3] one full ERGM flow step (edge + triangle + 1/2 entropy), float64, as gf.flow runs it (best of 5)")
-    print("    (triangle gradient 3 A^2/n from the HomWorkspace's one symmetric product, then one fused pass;")
-    print("     the baseline 'product' is that same product, _linalg.sym_square, timed alone)")
-    print(f"    {'n':>6}{'product ms':>11}{'prox step ms':>14}{'ratio':>8}{'euler step ms':>15}{'ratio':>8}{'GFLOP/s prod':>14}")
-    for n in sizes:
-        A = rand_sym(n)
-        sp = make_stepper(F, A, "prox")
-        se = make_stepper(F, A, "euler")
-        f = product(A)
-        sp(), se(), f()  # warm up
-        ts = tp = te = math.inf
-        for _ in range(5):  # interleaved, so that a change in machine load hits all three
-            ts = min(ts, best_of(f, 1))
-            tp = min(tp, best_of(sp, 1))
-            te = min(te, best_of(se, 1))
-        print(f"    {n:>6}{ts*1e3:>11.1f}{tp*1e3:>14.1f}{tp/ts:>8.2f}{te*1e3:>15.1f}{te/ts:>8.2f}{n**3/ts/1e9:>14.1f}")
+    print("\n[3] one ERGM flow step (edge + triangle + 1/2 entropy, float64) inside a running gf.flow,")
+    print("    against its one symmetric product (_linalg.sym_square, timed alone, best of 9).")
+    print("    step = (wall time of a long flow - that of a short one) / extra steps, fixed dt, save_fn:")
+    print("    so the thread pools hand over as they do in real runs. Each setting in a fresh process:")
+    print("      a: graphonflow imported before numpy (as the graphonflow command does): both thread defaults")
+    print("      b: numpy imported first (a typical script): GOMP_SPINCOUNT only")
+    print("      c: GRAPHONFLOW_THREAD_DEFAULTS=0: both pools spin as shipped")
+    runs = {
+        "a": step_costs_child(sizes, ["--graphonflow-first"], {}),
+        "b": step_costs_child(sizes, [], {}),
+        "c": step_costs_child(sizes, [], {"GRAPHONFLOW_THREAD_DEFAULTS": "0"}),
+    }
+    print(f"    {'n':>6}{'product ms':>11}{'GFLOP/s':>9}   {'prox a':>7}{'ratio':>6}  {'euler a':>8}{'ratio':>6}"
+          f"  {'prox b':>7}{'ratio':>6}  {'prox c':>7}{'ratio':>6}")
+    for k, n in enumerate(sizes):
+        ra, rb, rc = runs["a"][k], runs["b"][k], runs["c"][k]
+        print(f"    {n:>6}{ra['product']*1e3:>11.1f}{n**3/ra['product']/1e9:>9.1f}   "
+              f"{ra['prox']*1e3:>7.1f}{ra['prox']/ra['product']:>6.2f}  {ra['euler']*1e3:>8.1f}{ra['euler']/ra['product']:>6.2f}"
+              f"  {rb['prox']*1e3:>7.1f}{rb['prox']/rb['product']:>6.2f}  {rc['prox']*1e3:>7.1f}{rc['prox']/rc['product']:>6.2f}")
+    print("    (each ratio divides by the product time measured in the same process; products there:",
+          ", ".join(f"{key}: " + "/".join(f"{r['product']*1e3:.1f}" for r in runs[key]) for key in "bc") + " ms)")
 
     # ------------------------------------------------------------------ float32 vs float64
+    F = gf.ergm([-0.5, 1.0])  # -(-0.5) t(K2) - 1.0 t(K3) + 1/2 E
     n = 2000 if quick else 8000
     print(f"\n[4] float32 vs float64 at n={n}: prox ERGM flow, peak numpy memory and time per step")
     A64 = rand_sym(n)

@@ -4,8 +4,12 @@ The package computes homomorphism densities (and their L2 gradients) of small
 patterns in weighted graphs, step graphons and continuous graphons, and runs
 gradient flows of graph functionals.  Plotting lives in submodules that are
 imported on demand; ``import graphonflow`` never imports matplotlib.
+
+Importing graphonflow shortens how long idle OpenMP and OpenBLAS worker threads spin
+(unless you set the variables yourself): see :mod:`graphonflow._threads` and docs/flows.md.
 """
 
+from . import _threads  # first: it must run before numpy is imported, where it can
 from .patterns import Pattern, as_pattern
 from .step import StepGraphon
 from .hom import HomWorkspace, hom_density, hom_density_grad
