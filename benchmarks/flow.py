@@ -133,7 +133,9 @@ def step_costs(sizes):
 def step_costs_child(sizes, args, env):
     """Runs step_costs in a fresh interpreter (thread settings are fixed at start-up)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--step-costs", ",".join(map(str, sizes)), *args]
-    res = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    # the child starts from the environment as it was before this process imported graphonflow
+    base = {k: v for k, v in os.environ.items() if k not in gf._threads.APPLIED}
+    res = subprocess.run(cmd, env={**base, **env}, capture_output=True, text=True, check=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
@@ -199,7 +201,10 @@ def main():
     ap.add_argument("--graphonflow-first", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.step_costs:
-        print(json.dumps(step_costs([int(v) for v in args.step_costs.split(",")])))
+        res = step_costs([int(v) for v in args.step_costs.split(",")])
+        for r in res:
+            r["env"] = {k: os.environ.get(k, "(unset)") for k in ("GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT")}
+        print(json.dumps(res))
         return
     if args.largest:
         for info in threadpool_info():
@@ -289,6 +294,8 @@ def main():
         print(f"    {n:>6}{ra['product']*1e3:>11.1f}{n**3/ra['product']/1e9:>9.1f}   "
               f"{ra['prox']*1e3:>7.1f}{ra['prox']/ra['product']:>6.2f}  {ra['euler']*1e3:>8.1f}{ra['euler']/ra['product']:>6.2f}"
               f"  {rb['prox']*1e3:>7.1f}{rb['prox']/rb['product']:>6.2f}  {rc['prox']*1e3:>7.1f}{rc['prox']/rc['product']:>6.2f}")
+    for key in "abc":
+        print(f"    setting {key} ran with {runs[key][0]['env']}")
     print("    (each ratio divides by the product time measured in the same process; products there:",
           ", ".join(f"{key}: " + "/".join(f"{r['product']*1e3:.1f}" for r in runs[key]) for key in "bc") + " ms)")
 

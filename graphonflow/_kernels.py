@@ -67,6 +67,8 @@ FAST_MIN = 1e-290
 
 #: the proximal Halley iteration stops after a step below this (in the logit variable)
 STEP_TOL = 1e-5
+#: ... or, from this iteration on, once its residual is at the rounding level of its terms
+ESCAPE_AFTER = 30
 
 
 @functools.lru_cache(maxsize=64)
@@ -106,8 +108,9 @@ def prox_scalar(y, s0, x0, tau, alpha, beta, lo, hi):
     STEP_TOL = 1e-5, and x is then updated by a second-order Taylor step of the
     sigmoid instead of one more exponential (error x(1-x) d^3 / 6).  Both errors are
     relative to x near 0 (and to 1 - x near 1), so small entries keep all their digits.
-    If the residual f is already at the rounding level of its terms (possible only when
-    f' is tiny), the current x is returned.  About two exponentials per entry for a
+    If after ESCAPE_AFTER iterations the step is still above STEP_TOL while the residual f
+    is at the rounding level of its terms (rounding noise in f divided by a tiny f'), the
+    current x is returned.  About two exponentials per entry for a
     flow step.
     The 1-D problem is convex, so the box-constrained minimiser is the clip of the
     unconstrained one.
@@ -125,7 +128,7 @@ def prox_scalar(y, s0, x0, tau, alpha, beta, lo, hi):
             s = 0.5 * (s_lo + s_hi)
             known = False
         x = x0
-        for _ in range(200):
+        for it in range(200):
             if known:
                 known = False
             else:
@@ -137,8 +140,8 @@ def prox_scalar(y, s0, x0, tau, alpha, beta, lo, hi):
                 s_lo = s
             else:
                 break
-            if abs(f) <= 4e-16 * (abs(z) + abs(ta * s) + x):
-                break  # converged to the rounding of f's terms
+            if it >= ESCAPE_AFTER and abs(f) <= 4e-16 * (abs(z) + abs(ta * s) + x):
+                break  # stuck at the rounding of f's terms
             d = x * (1.0 - x)
             fp = d + ta
             den = 2.0 * fp * fp - f * d * (1.0 - 2.0 * x)
@@ -232,10 +235,11 @@ def _euler_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
             Oi[k] = xb[k]
         for k in range(nj):
             out[js + k, i] = xb[k]
-        rp = 2.0 * _wsum(w, qb, js, nj)
-        if diag:
-            rp -= wi * qb[0]
-        part += wi * rp
+        qd = 0.0
+        if diag:  # the diagonal entry counts once (kept apart: inf - inf would be NaN)
+            qd = qb[0]
+            qb[0] = 0.0
+        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
     return part
 
 
@@ -362,7 +366,7 @@ def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
                 x = _sigmoid(s)
                 step, d = _halley(s, x, z, ta)
                 sn = s - step
-                ok = (abs(step) <= STEP_TOL) & (sn >= (z - 1.0) * ita) & (sn <= z * ita) & (not fb[k])
+                ok = (abs(step) <= STEP_TOL) & (sn >= (z - 1.0) * ita) & (sn <= z * ita) & (abs(s) < EXP_MAX) & (not fb[k])
                 x = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step
                 xb[k] = min(max(x, lo), hi)
                 fb[k] = not ok
@@ -381,10 +385,11 @@ def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
             Oi[k] = xb[k]
         for k in range(nj):  # the mirrored half: exactly the same values
             out[js + k, i] = xb[k]
-        rp = 2.0 * _wsum(w, qb, js, nj)
-        if diag:
-            rp -= wi * qb[0]  # the diagonal entry counts once
-        part += wi * rp
+        qd = 0.0
+        if diag:  # the diagonal entry counts once (kept apart: inf - inf would be NaN)
+            qd = qb[0]
+            qb[0] = 0.0
+        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
     return part
 
 
@@ -673,30 +678,39 @@ def _sigmoid_ref(s):
 
 
 def _prox_safeguarded_ref(B64, Z, ta):
-    """The safeguarded Halley iteration of :func:`prox_scalar`, vectorised (no box clip)."""
+    """The safeguarded Halley iteration of :func:`prox_scalar`, vectorised (no box clip).
+
+    Each entry stops as the scalar loop does: ``by_step`` (a step below STEP_TOL inside
+    the bracket: one more Taylor step follows) or ``by_flat`` (f == 0, or the rounding
+    escape after ESCAPE_AFTER iterations: x as it is)."""
     s_lo = (Z - 1.0) / ta
     s_hi = Z / ta
     s = _logit(B64)
     bad = ~((s > s_lo) & (s < s_hi))
     s = np.where(bad, 0.5 * (s_lo + s_hi), s)
-    for _ in range(200):
+    by_step = np.zeros(Z.shape, dtype=bool)
+    by_flat = np.zeros(Z.shape, dtype=bool)
+    for it in range(200):
         with np.errstate(over="ignore"):
             x = 1.0 / (1.0 + np.exp(-s))
         f = x + ta * s - Z
-        s_hi = np.where(f > 0, s, s_hi)
-        s_lo = np.where(f < 0, s, s_lo)
+        active = ~(by_step | by_flat)
+        s_hi = np.where(active & (f > 0), s, s_hi)
+        s_lo = np.where(active & (f < 0), s, s_lo)
+        flat = active & ((f == 0) | ((it >= ESCAPE_AFTER) & (np.abs(f) <= 4e-16 * (np.abs(Z) + np.abs(ta * s) + x))))
         step = _halley_step(x, f, ta)
         sn = s - step
-        flat = (np.abs(f) <= 4e-16 * (np.abs(Z) + np.abs(ta * s) + x)) | (f == 0)
-        conv = ((np.abs(step) <= STEP_TOL) & (sn >= s_lo) & (sn <= s_hi)) | flat
+        done = active & ~flat & (np.abs(step) <= STEP_TOL) & (sn >= s_lo) & (sn <= s_hi)
+        by_flat |= flat
+        by_step |= done
+        move = active & ~flat & ~done
         out_br = ~((sn > s_lo) & (sn < s_hi))
-        s = np.where(conv, s, np.where(out_br, 0.5 * (s_lo + s_hi), sn))
-        if np.all(conv):
+        s = np.where(move, np.where(out_br, 0.5 * (s_lo + s_hi), sn), s)
+        if not move.any():
             break
     with np.errstate(over="ignore"):
         x = 1.0 / (1.0 + np.exp(-s))
-    f = x + ta * s - Z
-    step = np.where(flat, 0.0, _halley_step(x, f, ta))  # no Taylor step where f was flat
+    step = np.where(by_flat, 0.0, _halley_step(x, x + ta * s - Z, ta))
     d = x * (1.0 - x)
     return x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step  # the same last Taylor step
 
@@ -721,7 +735,7 @@ def _prox_ref(B, G, gscale, w, dt, alpha, beta, lo, hi):
                 x = _sigmoid_ref(s)
         sn = s - step
         with np.errstate(invalid="ignore"):
-            ok &= (np.abs(step) <= STEP_TOL) & (sn >= (Z - 1.0) * (1.0 / ta)) & (sn <= Z * (1.0 / ta))
+            ok &= (np.abs(step) <= STEP_TOL) & (sn >= (Z - 1.0) * (1.0 / ta)) & (sn <= Z * (1.0 / ta)) & (np.abs(s) < EXP_MAX)
         d = x * (1.0 - x)
         X = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step
         if not ok.all():
@@ -837,6 +851,8 @@ def prox_step(B, G, w, dt, *, gscale=1.0, alpha=0.0, beta=0.0, lo=0.0, hi=1.0, o
     dt, gscale, alpha, beta, lo, hi = _scalars(dt, gscale, alpha, beta, lo, hi)
     if alpha < 0:
         raise ValueError("the proximal step needs a convex local part (alpha >= 0)")
+    if not dt > 0.0 or (alpha > 0.0 and not dt * alpha > 0.0):
+        raise ValueError(f"the proximal step needs dt > 0 and dt * alpha > 0 (dt = {dt!r}, alpha = {alpha!r})")
     if out is None:
         out = np.empty_like(B)
     pg2 = _pick(_prox_kernel, _prox_kernel_serial, B.shape[0])(B, G, gscale, w, dt, alpha, beta, lo, hi, out, _tiles(B.shape[0]), TILE)
