@@ -409,29 +409,40 @@ def _prox_kernel_serial(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, ts
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pg2_tile(B, G, gscale, w, alpha, beta, lo, hi, tiles, t, ts):
+    # as _euler_tile without the step: vectorised row segments, vlog on the fast domain
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    qb = np.empty(ts)
+    fb = np.empty(ts, dtype=np.bool_)
     part = 0.0
     for i in range(i0, i1):
-        js = i + 1 if diag else j0
-        rp = 0.0
-        for j in range(js, j1):
-            b = np.float64(B[i, j])
-            g = gscale * G[i, j] + beta
-            if alpha != 0.0:
-                g += alpha * np.log(b / (1.0 - b))
-            v = -g
+        wi = w[i]
+        js = i if diag else j0
+        nj = j1 - js
+        Bi = B[i, js:j1]
+        Gi = G[i, js:j1]
+        nbad = 0
+        for k in range(nj):
+            b = np.float64(Bi[k])
+            ok = (alpha == 0.0) | ((b > FAST_MIN) & (b < 1.0))
+            s0 = vlog(b / (1.0 - b) if ok & (alpha != 0.0) else 1.0)
+            v = -(gscale * Gi[k] + beta + alpha * s0)
             v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-            rp += w[j] * v * v
-        part += 2.0 * w[i] * rp
+            qb[k] = v * v
+            fb[k] = not ok
+            nbad += 0 if ok else 1
+        if nbad:
+            for k in range(nj):
+                if fb[k]:
+                    b = np.float64(Bi[k])
+                    v = _proj_velocity(b, gscale * Gi[k] + beta + alpha * np.log(b / (1.0 - b)), lo, hi)
+                    qb[k] = v * v
+        qd = 0.0
         if diag:
-            b = np.float64(B[i, i])
-            g = gscale * G[i, i] + beta
-            if alpha != 0.0:
-                g += alpha * np.log(b / (1.0 - b))
-            v = _proj_velocity(b, g, lo, hi)
-            part += w[i] * w[i] * v * v
+            qd = qb[0]
+            qb[0] = 0.0
+        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
     return part
 
 
@@ -508,25 +519,44 @@ def _cpg_kernel_serial(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, ts, out
         _cpg_tile(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, t, ts, out)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts):
+    # vectorised row segments: h(b) = b log b + (1 - b) log(1 - b) with vlog where
+    # FAST_MIN < b < 1 (then 1 - b >= 2^-53 is normal too); 0 log 0 = 0 and the rest
+    # (b <= FAST_MIN, b >= 1, NaN) on the scalar path
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    qb = np.empty(ts)
+    fb = np.empty(ts, dtype=np.bool_)
     part = 0.0
     for i in range(i0, i1):
         wi = w[i]
         js = i if diag else j0
-        for j in range(js, j1):
-            b = np.float64(B[i, j])
-            phi = beta * b + gamma
-            if alpha != 0.0:
-                h = 0.0
-                if b > 0.0:
-                    h += b * np.log(b)
-                if b < 1.0:
-                    h += (1.0 - b) * np.log(1.0 - b)
-                phi += alpha * h
-            q = wi * w[j] * phi
-            part += q if i == j else 2.0 * q
+        nj = j1 - js
+        Bi = B[i, js:j1]
+        nbad = 0
+        for k in range(nj):
+            b = np.float64(Bi[k])
+            ok = (alpha == 0.0) | ((b > FAST_MIN) & (b < 1.0))
+            bb = b if ok & (alpha != 0.0) else 0.5
+            h = bb * vlog(bb) + (1.0 - bb) * vlog(1.0 - bb)
+            qb[k] = beta * b + gamma + (alpha * h if alpha != 0.0 else 0.0)
+            fb[k] = not ok
+            nbad += 0 if ok else 1
+        if nbad:
+            for k in range(nj):
+                if fb[k]:
+                    b = np.float64(Bi[k])
+                    h = 0.0
+                    if b > 0.0:
+                        h += b * np.log(b)
+                    if b < 1.0:
+                        h += (1.0 - b) * np.log(1.0 - b)
+                    qb[k] = beta * b + gamma + alpha * h
+        qd = 0.0
+        if diag:
+            qd = qb[0]
+            qb[0] = 0.0
+        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
     return part
 
 

@@ -288,3 +288,30 @@ def test_prox_step_rejects_a_zero_step():
         K.prox_step(B, G, w, 0.0, alpha=0.5)
     with pytest.raises(ValueError, match="dt \\* alpha > 0"):
         K.prox_step(B, G, w, 1e-300, alpha=1e-30)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_norm_and_local_value_passes_at_the_faces_match_numpy(parallel, monkeypatch):
+    # the vectorised passes behind the energy and the gradient norm hand 0, 1, subnormal and
+    # NaN entries (on and off the diagonal) to their scalar paths, as their twins compute them
+    if not parallel:
+        monkeypatch.setattr(K, "PARALLEL_MIN", 10**12)
+    B, G, w = _extreme_data(150, seed=11)
+    B[4, 4] = 0.0
+    B[5, 5] = 1.0
+    rng = np.random.default_rng(2)
+    w = rng.uniform(0.5, 1.5, 150)
+    w /= w.sum()
+    for alpha in (0.0, 0.7):
+        got = K.local_value(B, w, alpha, -0.2, 0.3)
+        assert got == pytest.approx(K._local_value_ref(B, w, alpha, -0.2, 0.3), rel=1e-13)
+        pg2 = K.projected_grad_norm2(B, G, w, gscale=0.4, alpha=alpha, beta=0.1)
+        ref = K._pg2_ref(B, G, 0.4, w, alpha, 0.1, 0.0, 1.0)
+        assert pg2 == ref == np.inf if alpha else pg2 == pytest.approx(ref, rel=1e-12)
+    # an inner box keeps the faces' infinite gradients out of the norm only when they point out
+    inner = (B > 1e-3) & (B < 1 - 1e-3)
+    Bi = np.where(inner, B, 0.5)
+    assert K.projected_grad_norm2(Bi, G, w, gscale=0.4, alpha=0.7, beta=0.1) == pytest.approx(
+        K._pg2_ref(Bi, G, 0.4, w, 0.7, 0.1, 0.0, 1.0), rel=1e-12)
+    B[6, 7] = B[7, 6] = np.nan
+    assert np.isnan(K.local_value(B, w, 0.7, -0.2, 0.3))
