@@ -177,69 +177,83 @@ def _bounds(tiles, t, ts, m):
 
 
 @njit(cache=True, fastmath={"reassoc"}, error_model="numpy")
-def _wsum(w, q, j0, n):
-    """sum_k w[j0 + k] q[k] (in any order: lets LLVM vectorise the sum)."""
+def _segment_sum(w, q, j0, n, diag):
+    """sum_k c_k w[j0 + k] q[k] over a row segment of the upper triangle, c_k = 2 (the entry
+    stands for (i, j) and (j, i)) except c_0 = 1 for the diagonal entry of a diagonal tile
+    (kept out of the doubled sum: inf - inf would be NaN). Overwrites q[0] then. The sum
+    runs in any order, which lets LLVM vectorise it."""
+    qd = 0.0
+    if diag:
+        qd = q[0]
+        q[0] = 0.0
     acc = 0.0
     wj = w[j0:j0 + n]
     for k in range(n):
         acc += wj[k] * q[k]
-    return acc
+    return 2.0 * acc + w[j0] * qd
+
+
+@njit(cache=True, inline="always")
+def _store_segment(out, i, js, xb, nj):
+    """out[i, js:js+nj] and its mirror out[js:js+nj, i] <- xb[:nj]: exactly symmetric."""
+    Oi = out[i, js:js + nj]
+    for k in range(nj):
+        Oi[k] = xb[k]
+    for k in range(nj):
+        out[js + k, i] = xb[k]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _grad_segment(Bi, Gi, nj, gscale, alpha, beta, lo, hi, gb, qb, fb):
+    """Full gradient g = gscale*G + beta + alpha*logit(b) of a row segment into gb, and the
+    squared projected velocity into qb: branch-free with ``vlog`` on FAST_MIN < b < 1, then
+    the library ``log`` (its infinities at 0 and 1, NaN) for the entries outside."""
+    nbad = 0
+    if alpha == 0.0:
+        for k in range(nj):
+            b = np.float64(Bi[k])
+            g = gscale * Gi[k] + beta
+            v = -g
+            gb[k] = g
+            qb[k] = v * v if not (((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0))) else 0.0
+        return
+    for k in range(nj):
+        b = np.float64(Bi[k])
+        ok = (b > FAST_MIN) & (b < 1.0)
+        g = gscale * Gi[k] + beta + alpha * vlog(b / (1.0 - b) if ok else 1.0)
+        v = -g
+        gb[k] = g
+        qb[k] = v * v if not (((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0))) else 0.0
+        fb[k] = not ok
+        nbad += 0 if ok else 1
+    if nbad:
+        for k in range(nj):
+            if fb[k]:
+                b = np.float64(Bi[k])
+                g = gscale * Gi[k] + beta + alpha * np.log(b / (1.0 - b))
+                v = _proj_velocity(b, g, lo, hi)
+                gb[k] = g
+                qb[k] = v * v
 
 
 @njit(cache=True, error_model="numpy")
 def _euler_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
-    # row segments in branch-free, vectorised loops (one per alpha case); with entropy the
-    # logit is ``vlog`` on the fast domain FAST_MIN < b < 1, and the library ``log`` (with
-    # its infinities at 0 and 1, and NaN) for the few entries outside it
+    # row segments of the tile: the gradient in vectorised loops (_grad_segment), then the step
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    gb = np.empty(ts)
     xb = np.empty(ts)
     qb = np.empty(ts)
     fb = np.empty(ts, dtype=np.bool_)
     part = 0.0
     for i in range(i0, i1):
-        wi = w[i]
         js = i if diag else j0
         nj = j1 - js
-        Bi = B[i, js:j1]
-        Gi = G[i, js:j1]
-        nbad = 0
-        if alpha == 0.0:
-            for k in range(nj):
-                b = np.float64(Bi[k])
-                g = gscale * Gi[k] + beta
-                v = -g
-                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-                xb[k] = min(max(b - dt * g, lo), hi)
-                qb[k] = v * v
-        else:
-            for k in range(nj):
-                b = np.float64(Bi[k])
-                ok = (b > FAST_MIN) & (b < 1.0)
-                g = gscale * Gi[k] + beta + alpha * vlog(b / (1.0 - b) if ok else 1.0)
-                v = -g
-                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-                xb[k] = min(max(b - dt * g, lo), hi)
-                qb[k] = v * v
-                fb[k] = not ok
-                nbad += 0 if ok else 1
-        if nbad:
-            for k in range(nj):
-                if fb[k]:
-                    b = np.float64(Bi[k])
-                    g = gscale * Gi[k] + beta + alpha * np.log(b / (1.0 - b))
-                    v = _proj_velocity(b, g, lo, hi)
-                    xb[k] = min(max(b - dt * g, lo), hi)
-                    qb[k] = v * v
-        Oi = out[i, js:j1]
+        Bi = B[i, js:j1]  # row slices: indices from 0, so no wrap-around checks (and no gathers)
+        _grad_segment(Bi, G[i, js:j1], nj, gscale, alpha, beta, lo, hi, gb, qb, fb)
         for k in range(nj):
-            Oi[k] = xb[k]
-        for k in range(nj):
-            out[js + k, i] = xb[k]
-        qd = 0.0
-        if diag:  # the diagonal entry counts once (kept apart: inf - inf would be NaN)
-            qd = qb[0]
-            qb[0] = 0.0
-        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
+            xb[k] = min(max(np.float64(Bi[k]) - dt * gb[k], lo), hi)
+        _store_segment(out, i, js, xb, nj)
+        part += w[i] * _segment_sum(w, qb, js, nj, diag)
     return part
 
 
@@ -380,16 +394,8 @@ def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
                     v = _proj_velocity(b, gn + beta + alpha * s0, lo, hi)
                     qb[k] = v * v
                     xb[k] = prox_scalar(b - dt * gn, s0, b, dt, alpha, beta, lo, hi)
-        Oi = out[i, js:j1]
-        for k in range(nj):
-            Oi[k] = xb[k]
-        for k in range(nj):  # the mirrored half: exactly the same values
-            out[js + k, i] = xb[k]
-        qd = 0.0
-        if diag:  # the diagonal entry counts once (kept apart: inf - inf would be NaN)
-            qd = qb[0]
-            qb[0] = 0.0
-        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
+        _store_segment(out, i, js, xb, nj)
+        part += wi * _segment_sum(w, qb, js, nj, diag)
     return part
 
 
@@ -411,38 +417,17 @@ def _prox_kernel_serial(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, ts
 
 @njit(cache=True, error_model="numpy")
 def _pg2_tile(B, G, gscale, w, alpha, beta, lo, hi, tiles, t, ts):
-    # as _euler_tile without the step: vectorised row segments, vlog on the fast domain
+    # _euler_tile without the step
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
+    gb = np.empty(ts)
     qb = np.empty(ts)
     fb = np.empty(ts, dtype=np.bool_)
     part = 0.0
     for i in range(i0, i1):
-        wi = w[i]
         js = i if diag else j0
         nj = j1 - js
-        Bi = B[i, js:j1]
-        Gi = G[i, js:j1]
-        nbad = 0
-        for k in range(nj):
-            b = np.float64(Bi[k])
-            ok = (alpha == 0.0) | ((b > FAST_MIN) & (b < 1.0))
-            s0 = vlog(b / (1.0 - b) if ok & (alpha != 0.0) else 1.0)
-            v = -(gscale * Gi[k] + beta + alpha * s0)
-            v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-            qb[k] = v * v
-            fb[k] = not ok
-            nbad += 0 if ok else 1
-        if nbad:
-            for k in range(nj):
-                if fb[k]:
-                    b = np.float64(Bi[k])
-                    v = _proj_velocity(b, gscale * Gi[k] + beta + alpha * np.log(b / (1.0 - b)), lo, hi)
-                    qb[k] = v * v
-        qd = 0.0
-        if diag:
-            qd = qb[0]
-            qb[0] = 0.0
-        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
+        _grad_segment(B[i, js:j1], G[i, js:j1], nj, gscale, alpha, beta, lo, hi, gb, qb, fb)
+        part += w[i] * _segment_sum(w, qb, js, nj, diag)
     return part
 
 
@@ -552,11 +537,7 @@ def _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts):
                     if b < 1.0:
                         h += (1.0 - b) * np.log(1.0 - b)
                     qb[k] = beta * b + gamma + alpha * h
-        qd = 0.0
-        if diag:
-            qd = qb[0]
-            qb[0] = 0.0
-        part += wi * (2.0 * _wsum(w, qb, js, nj) + wi * qd)
+        part += wi * _segment_sum(w, qb, js, nj, diag)
     return part
 
 
@@ -757,12 +738,12 @@ def _prox_ref(B, G, gscale, w, dt, alpha, beta, lo, hi):
         ok = (B64 > FAST_MIN) & (B64 < 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             s = np.log(np.where(ok, B64 / (1.0 - B64), 1.0))
-        x = B64
-        for _ in range(3):
+        x = B64  # sigmoid(s) at the start: the first of the three Halley steps needs no exp
+        step = _halley_step(x, x + ta * s - Z, ta)
+        for _ in range(2):
+            s = s - step
+            x = _sigmoid_ref(s)
             step = _halley_step(x, x + ta * s - Z, ta)
-            if _ < 2:
-                s = s - step
-                x = _sigmoid_ref(s)
         sn = s - step
         with np.errstate(invalid="ignore"):
             ok &= (np.abs(step) <= STEP_TOL) & (sn >= (Z - 1.0) * (1.0 / ta)) & (sn <= Z * (1.0 / ta)) & (np.abs(s) < EXP_MAX)
