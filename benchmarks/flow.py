@@ -15,7 +15,7 @@ Reports, as ratios measured in one run:
 
 Which BLAS library and kernel (architecture) ran is printed via threadpoolctl.
 
-Run:  python benchmarks/flow.py          (about three minutes on an idle 2-core machine)
+Run:  python benchmarks/flow.py          (about six minutes on an idle 2-core machine)
       python benchmarks/flow.py --quick  (smaller sizes, for a smoke test)
       python benchmarks/flow.py --largest N [--dtype float32]
             runs one ERGM flow step at size N and reports its wall time and peak resident
@@ -104,18 +104,22 @@ def product(A):
     return lambda: sym_square(1.0 / n, A, symmetric=True)
 
 
-def flow_step_cost(n, integrator, short=5, long=25):
+def flow_step_cost(n, integrator, short=5, long=25, reps=3):
     """Wall time of one step of a running gf.flow (ERGM, fixed dt, no saved states):
-    the difference of a long and a short flow from the same start, divided by the extra steps."""
+    the difference of a long and a short flow from the same start, divided by the extra
+    steps; the median of ``reps`` such pairs (one pair now and then catches a stall)."""
     F = gf.ergm([-0.5, 1.0])
     A = rand_sym(n)
     gf.flow(F, A[:256, :256].copy(), t1=0.02, dt=0.01, integrator=integrator)  # compile
-    times = {}
-    for steps in (short, long):
-        t0 = time.perf_counter()
-        gf.flow(F, A, t1=steps * 0.01, dt=0.01, integrator=integrator, save_fn=lambda t, B: None)
-        times[steps] = time.perf_counter() - t0
-    return (times[long] - times[short]) / (long - short)
+    est = []
+    for _ in range(reps):
+        times = {}
+        for steps in (short, long):
+            t0 = time.perf_counter()
+            gf.flow(F, A, t1=steps * 0.01, dt=0.01, integrator=integrator, save_fn=lambda t, B: None)
+            times[steps] = time.perf_counter() - t0
+        est.append((times[long] - times[short]) / (long - short))
+    return sorted(est)[len(est) // 2]
 
 
 def step_costs(sizes):
@@ -277,7 +281,8 @@ def main():
     sizes = (500, 1000) if quick else (1000, 2000, 4000)
     print("\n[3] one ERGM flow step (edge + triangle + 1/2 entropy, float64) inside a running gf.flow,")
     print("    against its one symmetric product (_linalg.sym_square, timed alone, best of 9).")
-    print("    step = (wall time of a long flow - that of a short one) / extra steps, fixed dt, save_fn:")
+    print("    step = (wall time of a long flow - that of a short one) / extra steps, fixed dt, save_fn,")
+    print("    median of 3 such pairs:")
     print("    so the thread pools hand over as they do in real runs. Each setting in a fresh process:")
     print("      a: graphonflow imported before numpy (as the graphonflow command does): both thread defaults")
     print("      b: numpy imported first (a typical script): GOMP_SPINCOUNT only")
