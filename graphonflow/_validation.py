@@ -44,6 +44,25 @@ def check_symmetric_matrix(A, name="W", dtype=None, copy=False):
     return arr
 
 
+def check_widths(widths, m, name="widths"):
+    """Return block widths as a new float64 array of shape (m,), positive, summing to 1 (to 1e-9).
+
+    Raises ValueError, with a message starting with ``name``, otherwise.
+    """
+    try:
+        w = np.array(widths, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be real numbers") from None
+    if w.shape != (m,):
+        raise ValueError(f"{name} must have shape ({m},) to match values, got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise ValueError(f"{name} must be finite and strictly positive")
+    s = float(w.sum())
+    if abs(s - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1, got sum {s!r}")
+    return w
+
+
 def as_rng(rng):
     """A numpy Generator from a seed, a Generator or None."""
     if isinstance(rng, np.random.Generator):

@@ -82,7 +82,8 @@ from scipy.linalg import lapack as _lapack
 from threadpoolctl import threadpool_limits
 
 from ._validation import as_rng
-from .graphons import _as_step, as_step, common_refinement
+from .coerce import as_target
+from .graphons import common_refinement
 from .step import StepGraphon
 
 __all__ = [
@@ -484,10 +485,10 @@ def _int_option(value, name, minimum, extra=""):
 
 
 def _difference(U, V):
+    SU = as_target(U, name="U", continuous=False).to_step()
     if V is None:
-        S = _as_step(U, name="U")
-        return S.values, S.widths
-    BU, BV, w = common_refinement(_as_step(U, name="U"), _as_step(V, name="V"))
+        return SU.values, SU.widths
+    BU, BV, w = common_refinement(SU, as_target(V, name="V", continuous=False).to_step())
     return BU - BV, w
 
 
@@ -819,17 +820,14 @@ def _continuous_error(G, S: StepGraphon, q=3):
 def _read_pair(U, W, resolution):
     from .graphons import Graphon
 
-    cont = [isinstance(X, Graphon) or (callable(X) and not isinstance(X, StepGraphon)) for X in (U, W)]
-    steps = [None, None]
-    for i, X in enumerate((U, W)):
-        if not cont[i]:
-            steps[i] = as_step(X, name="UW"[i])
+    reads = [as_target(U, name="U"), as_target(W, name="W")]
+    cont = [isinstance(r, Graphon) for r in reads]
+    steps = [None if c else r.to_step() for r, c in zip(reads, cont)]
     err = [0.0, 0.0]
-    for i, X in enumerate((U, W)):
+    for i, G in enumerate(reads):
         if cont[i]:
             other = steps[1 - i]
             m = resolution or (other.m if other is not None else 256)
-            G = X if isinstance(X, Graphon) else Graphon(X, box=(-np.inf, np.inf))
             steps[i] = G.block_average(m)
             e1, e2 = _continuous_error(G, steps[i])
             err[0] += e1
@@ -1031,17 +1029,17 @@ def l2_distance(U, W, *, resolution: int | None = None) -> float:
     """
     from .graphons import Graphon
 
-    cont = [isinstance(X, Graphon) or (callable(X) and not isinstance(X, StepGraphon)) for X in (U, W)]
+    reads = [as_target(U, name="U"), as_target(W, name="W")]
+    cont = [isinstance(r, Graphon) for r in reads]
     if not any(cont):
-        BU, BW, w = common_refinement(as_step(U, name="U"), as_step(W, name="W"))
+        BU, BW, w = common_refinement(reads[0].to_step(), reads[1].to_step())
         D = BU - BW
         return float(np.sqrt(max(float(w @ (D * D) @ w), 0.0)))
     if all(cont):
         grid = StepGraphon(np.zeros((resolution or 64,) * 2))
-        G = [X if isinstance(X, Graphon) else Graphon(X, box=(-np.inf, np.inf)) for X in (U, W)]
+        G = reads
         return _continuous_error(lambda x, y: G[0](x, y) - G[1](x, y), grid, q=8)[1]
-    G, S = (U, as_step(W, name="W")) if cont[0] else (W, as_step(U, name="U"))
-    G = G if isinstance(G, Graphon) else Graphon(G, box=(-np.inf, np.inf))
+    G, S = (reads[0], reads[1].to_step()) if cont[0] else (reads[1], reads[0].to_step())
     return _continuous_error(G, S, q=8)[1]
 
 

@@ -235,18 +235,23 @@ def overlap_matrix(edges_a, edges_b) -> np.ndarray:
 
 def _is_continuous(W) -> bool:
     """A Graphon or a plain function f(x, y) (StepGraphon is callable too, but not this)."""
-    import networkx as nx
+    from .coerce import as_target
 
-    return isinstance(W, Graphon) or (callable(W) and not isinstance(W, (StepGraphon, nx.Graph)))
+    try:
+        return isinstance(as_target(W), Graphon)
+    except (TypeError, ValueError):
+        return False
 
 
 def _as_graphon(W) -> Graphon:
     """W itself for a Graphon; a plain function wrapped (any finite values, symmetry checked)."""
-    return W if isinstance(W, Graphon) else Graphon(W, box=(-np.inf, np.inf), name=getattr(W, "__name__", ""))
+    from .coerce import as_target
+
+    return as_target(W)
 
 
 def as_step(W, *, resolution: int | None = None, name: str = "W") -> StepGraphon:
-    """Read W as a step graphon.
+    """Read W as a step graphon (the reading of :func:`graphonflow.as_target`).
 
     StepGraphon: itself; (n, n) array: uniform widths, diagonal kept; networkx graph: its
     adjacency (node attribute ``width`` honoured); :class:`Graphon` or callable: its block
@@ -257,27 +262,14 @@ def as_step(W, *, resolution: int | None = None, name: str = "W") -> StepGraphon
 
 def _as_step(W, *, resolution=None, name="W", _takes_resolution=False) -> StepGraphon:
     """:func:`as_step` for functions that take no resolution (their error names none)."""
-    import networkx as nx
+    from .coerce import _discretisation_error, as_target
 
-    if isinstance(W, StepGraphon):
-        return W
-    if isinstance(W, nx.Graph):
-        return StepGraphon.from_networkx(W)
-    if isinstance(W, (np.ndarray, list, tuple)):
-        return StepGraphon(W)  # the constructor checks shape, finiteness and symmetry
-    if isinstance(W, Graphon) or callable(W):
+    t = as_target(W, name=name)
+    if isinstance(t, Graphon):
         if resolution is None:
-            what = "a continuous graphon" if isinstance(W, Graphon) else "a function f(x, y)"
-            how = f"{name}.block_average(m)" if isinstance(W, Graphon) else f"graphonflow.block_average({name}, m)"
-            alt = ", or give as_step resolution=m" if _takes_resolution else ""
-            raise ValueError(
-                f"{name} is {what}, not a step graphon; pass its block average on m blocks, {how}, instead{alt}"
-            )
-        return _as_graphon(W).block_average(resolution)
-    raise TypeError(
-        f"cannot read {type(W).__name__} as a graphon; give a StepGraphon, Graphon, an n x n array "
-        "or a networkx graph"
-    )
+            raise _discretisation_error(W, name, ", or give as_step resolution=m" if _takes_resolution else "")
+        return t.block_average(resolution)
+    return t.to_step()
 
 
 def block_average(W, blocks, *, quad_nodes: int | None = None) -> StepGraphon:
@@ -295,9 +287,12 @@ def block_average(W, blocks, *, quad_nodes: int | None = None) -> StepGraphon:
     >>> np.round(block_average(lambda x, y: x * y, 2).values, 4).tolist()  # c_i c_j, c = (1/4, 3/4)
     [[0.0625, 0.1875], [0.1875, 0.5625]]
     """
-    if _is_continuous(W):
-        return _as_graphon(W).block_average(blocks, quad_nodes=quad_nodes)
-    S = _as_step(W)
+    from .coerce import as_target
+
+    t = as_target(W)
+    if isinstance(t, Graphon):
+        return t.block_average(blocks, quad_nodes=quad_nodes)
+    S = t.to_step()
     e = _partition_edges(blocks)
     v = np.diff(e)
     O = overlap_matrix(S.breakpoints, e)

@@ -46,12 +46,12 @@ import itertools
 import math
 from collections.abc import Callable
 
-import networkx as nx
 import numpy as np
 import opt_einsum as oe
 
 from ._linalg import _mirror_lower_from_upper, gemm, sym_square
-from ._validation import check_symmetric_matrix
+from .coerce import as_target
+from .graphons import Graphon
 from .patterns import Pattern, as_pattern, is_edge_list
 from .step import StepGraphon
 
@@ -68,31 +68,26 @@ MAX_INTERMEDIATE = 1 << 25
 
 # --------------------------------------------------------------------------- targets
 def _read_target(W, weight, quad_nodes, check):
-    """Return (B, w or None, graph_reading).  w is None for uniform widths."""
-    if isinstance(W, StepGraphon):
-        B = W.values
-        return B, (None if W.uniform else W.widths.astype(B.dtype)), False
-    if isinstance(W, nx.Graph):
-        if W.is_directed():
-            raise ValueError("target graph must be undirected; got a directed networkx graph")
-        if W.is_multigraph():
-            raise ValueError("target graph is a multigraph; convert it to a weighted nx.Graph first")
-        if W.number_of_nodes() == 0:
-            raise ValueError("target graph has no vertices")
-        A = nx.to_numpy_array(W, weight=weight, dtype=np.float64)
-        return check_symmetric_matrix(A, "graph adjacency matrix"), None, True
-    if isinstance(W, np.ndarray) or isinstance(W, (list, tuple)):
-        B = check_symmetric_matrix(W, "W") if check else np.asarray(W)
+    """Return (B, w or None, graph_reading).  w is None for uniform widths.
+
+    The input is read by :func:`graphonflow.as_target`.  Arrays and networkx graphs with
+    uniform widths are read as graphs (for injective and induced densities); a networkx graph
+    whose node widths differ is a weighted step graphon like a StepGraphon.
+    """
+    if not check and isinstance(W, (np.ndarray, list, tuple)):
+        # internal callers that keep W symmetric and finite by construction: no checking pass
+        B = np.asarray(W)
         if B.dtype not in (np.float32, np.float64):
             B = B.astype(np.float64)
         return np.ascontiguousarray(B), None, True
-    if callable(W):
-        step = StepGraphon.from_function(W, quad_nodes)
+    t = as_target(W, name="W", weight=weight)
+    if isinstance(t, Graphon):
+        step = StepGraphon.from_function(t, quad_nodes)
         return step.values, step.widths, False
-    raise TypeError(
-        f"cannot read {type(W).__name__} as a graphon; give an n x n array, a StepGraphon, "
-        "a networkx.Graph or a vectorised function f(x, y)"
-    )
+    B = t.values
+    if t.uniform:
+        return B, None, t.kind != "step"
+    return B, t.widths.astype(B.dtype), False
 
 
 class HomWorkspace:
@@ -101,9 +96,13 @@ class HomWorkspace:
     Parameters
     ----------
     W : array (n, n), StepGraphon, networkx.Graph or callable
-        The target.  An array or graph is a step graphon with widths 1/n (the
-        diagonal included) and is read as a *graph* for injective and induced
-        densities; a StepGraphon or a function uses the graphon definitions.
+        The target, read by :func:`graphonflow.as_target`.  An array is a step
+        graphon with widths 1/n (the diagonal included); a networkx graph is its
+        weighted adjacency matrix with widths from the node attribute ``width``
+        when every node has one, else 1/n.  Arrays, and graphs whose widths are
+        all equal, are read as *graphs* for injective and induced densities; a
+        StepGraphon, a graph with unequal node widths or a function uses the
+        graphon definitions.
     weight : str or None
         Edge attribute holding weights when W is a networkx graph (None: 0/1).
     quad_nodes : int
@@ -121,7 +120,7 @@ class HomWorkspace:
     uniform : bool
         True when all widths are 1/m (no explicit weight vector is used).
     graph_reading : bool
-        True for arrays and networkx graphs.
+        True for arrays and networkx graphs with equal widths.
 
     Examples
     --------
@@ -719,12 +718,15 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
         (names, graphs or edge lists; a list of pairs is *one* edge list) is a batch
         that shares intermediate products; the result is then an array.
     W : array (n, n), StepGraphon, networkx.Graph or callable f(x, y)
-        The target.  An array is the step graphon with widths 1/n, diagonal included.
+        The target (read by :func:`graphonflow.as_target`).  An array is the step
+        graphon with widths 1/n, diagonal included; a networkx graph is its weighted
+        adjacency matrix, with the node attribute ``width`` as block widths when every
+        node has one.
     kind : {"hom", "inj", "ind"}
         * ``"hom"``: t(F, W) as above (the same under every reading);
-        * ``"inj"``: arrays and graphs: (sum over injective maps of the edge weight
-          products) / n(n-1)...(n-k+1), i.e. the subgraph-count density; step graphons
-          and functions: equal to ``"hom"``;
+        * ``"inj"``: arrays and graphs (with equal node widths): (sum over injective
+          maps of the edge weight products) / n(n-1)...(n-k+1), i.e. the subgraph-count
+          density; step graphons and functions: equal to ``"hom"``;
         * ``"ind"``: arrays and graphs: the same over injective maps with a factor
           A on edges and 1 - A on non-edges of F; step graphons and functions: the
           integral of prod_E W prod_{non-E} (1 - W) over all maps.

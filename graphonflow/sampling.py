@@ -30,7 +30,6 @@ import numpy as np
 from ._linalg import _mirror_lower_from_upper
 from ._validation import as_rng, check_symmetric_matrix
 from .graphons import Graphon
-from .step import StepGraphon
 
 __all__ = ["GraphSample", "sample"]
 
@@ -46,15 +45,11 @@ class GraphSample(NamedTuple):
 
 
 def _evaluator(W):
-    if isinstance(W, (Graphon, StepGraphon)):
-        return W
-    if isinstance(W, np.ndarray):
-        return StepGraphon(check_symmetric_matrix(W, "W"))
-    if callable(W):
-        return Graphon(W, box=(-np.inf, np.inf))
-    raise TypeError(
-        f"cannot sample from {type(W).__name__}; give a Graphon, StepGraphon, (n, n) array or f(x, y)"
-    )
+    """A Graphon for continuous inputs, a StepGraphon for discrete ones (read by as_target)."""
+    from .coerce import as_target
+
+    t = as_target(W, name="W")
+    return t if isinstance(t, Graphon) else t.to_step()
 
 
 def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = True) -> GraphSample:
@@ -62,8 +57,10 @@ def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = T
 
     Parameters
     ----------
-    W : Graphon, StepGraphon, (m, m) array (step graphon, uniform widths) or callable f(x, y)
-        Symmetric: W(U_i, U_j) = W(U_j, U_i) is checked at the sampled points (up to a
+    W : Graphon, StepGraphon, (m, m) array, networkx graph or callable f(x, y)
+        Read by :func:`graphonflow.as_target`: an array is the step graphon with widths 1/m
+        (diagonal included), a networkx graph its weighted adjacency matrix with the node
+        attribute ``width`` as widths when every node has one.  Symmetric: W(U_i, U_j) = W(U_j, U_i) is checked at the sampled points (up to a
         relative rounding of 1e-10); a non-symmetric function is a ValueError, not
         silently symmetrised.
     n : int

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_symmetric_matrix
+from ._validation import check_symmetric_matrix, check_widths
 
 __all__ = ["StepGraphon", "gauss_legendre_01"]
 
@@ -54,14 +54,7 @@ class StepGraphon:
             w = np.full(m, 1.0 / m)
             uniform = True
         else:
-            w = np.array(widths, dtype=np.float64, copy=True)
-            if w.shape != (m,):
-                raise ValueError(f"widths must have shape ({m},) to match values, got {w.shape}")
-            if not np.all(np.isfinite(w)) or np.any(w <= 0):
-                raise ValueError("widths must be finite and strictly positive")
-            s = float(w.sum())
-            if abs(s - 1.0) > 1e-9:
-                raise ValueError(f"widths must sum to 1, got sum {s!r}")
+            w = check_widths(widths, m, "widths")
             uniform = bool(np.all(w == w[0]))
         object.__setattr__(self, "values", B)
         object.__setattr__(self, "widths", w)
@@ -172,19 +165,17 @@ class StepGraphon:
 
     @classmethod
     def from_networkx(cls, G, weight: str | None = "weight", width: str = "width") -> "StepGraphon":
-        """Step graphon of a networkx graph: its weighted adjacency matrix (in ``G.nodes`` order)
-        with widths from the node attribute ``width`` when every node has it, else uniform."""
+        """Step graphon of a networkx graph: its weighted adjacency matrix (in ``G.nodes`` order;
+        edge attribute ``weight``, 1 without it, ``weight=None``: unweighted) with widths from the
+        node attribute ``width`` when every node has it, else uniform.  The reading of
+        :func:`graphonflow.as_target`."""
         import networkx as nx
 
-        if G.is_directed() or G.is_multigraph():
-            raise ValueError("expected an undirected simple networkx graph")
-        if G.number_of_nodes() == 0:
-            raise ValueError("graph has no vertices")
-        A = nx.to_numpy_array(G, weight=weight, dtype=np.float64)
-        ws = [d.get(width) for _, d in G.nodes(data=True)]
-        if all(v is not None for v in ws):
-            return cls(A, np.asarray(ws, dtype=np.float64))
-        return cls(A)
+        from .coerce import as_target
+
+        if not isinstance(G, nx.Graph):
+            raise TypeError(f"G must be a networkx graph, got {type(G).__name__}")
+        return as_target(G, name="G", weight=weight, width=width).to_step()
 
     def edge_density(self) -> float:
         """t(K2, W) = sum_ij w_i w_j B_ij."""

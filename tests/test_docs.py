@@ -35,7 +35,7 @@ def test_api_reference_lists_every_public_module():
 
 # ------------------------------------------------------------ docstring examples
 # modules whose docstrings must carry runnable examples (collected by --doctest-modules)
-DOCTESTED = ["cut", "flow", "functionals", "graphons", "hom", "patterns", "sampling", "step"]
+DOCTESTED = ["coerce", "cut", "flow", "functionals", "graphons", "hom", "patterns", "sampling", "step"]
 
 
 def test_suite_runs_the_docstring_examples():
