@@ -16,10 +16,11 @@ from .hom import HomWorkspace, hom_density, hom_density_grad
 
 # -- further public names are imported below, one line per module --
 from .functionals import Functional, EdgeDensity, HomDensity, Entropy, RateFunction, Custom, ergm
-from .flow import flow, FlowResult
+from .flow import flow, FlowResult, Status, SaveAt, ConstantStep, PIDController
 from .graphons import Graphon, block_average, coarsen, common_refinement
 from .sampling import GraphSample, sample
 from .cut import CutNormResult, CutDistanceResult, Delta2Result, cut_norm, cut_distance, l2_distance, delta2_distance
 from .convergence import ConvergenceStudy, convergence_study
+from .coerce import Target, as_target
 
 __version__ = "0.1.0"

@@ -78,15 +78,21 @@ __all__ = [
     "Custom",
     "ergm",
     "as_functional",
+    "EvaluationPoint",
+    "LocalPart",
+    "FunctionalSplit",
 ]
 
 
 # --------------------------------------------------------------------------- evaluation points
-class _Point:
+class EvaluationPoint:
     """One evaluation point: block values B (m, m), widths w (m,) and a lazy HomWorkspace.
 
     All terms of a sum evaluated at the same point share the workspace (so A^2
-    and friends are computed once).
+    and friends are computed once).  ``uniform`` says that every width is 1/m (a matrix),
+    which lets the workspace skip the width scaling.  The caller promises that B is a
+    valid symmetric float array; nothing is checked here (integrators build one point per
+    stage, on states they made themselves).
     """
 
     __slots__ = ("B", "w", "uniform", "_ws")
@@ -108,17 +114,18 @@ class _Point:
         return self._ws
 
 
+_Point = EvaluationPoint  # the name used before it was public
+
+
 def _as_point(W) -> _Point:
-    if isinstance(W, StepGraphon):
-        return _Point(np.ascontiguousarray(W.values), np.asarray(W.widths, np.float64), W.uniform)
     if isinstance(W, _Point):
         return W
-    B = check_symmetric_matrix(W, "W")
-    if B.dtype not in (np.float32, np.float64):
-        B = B.astype(np.float64)
-    B = np.ascontiguousarray(B)
-    n = B.shape[0]
-    return _Point(B, np.full(n, 1.0 / n), True)
+    # the package's one input reader: arrays (no copy when float and C-contiguous),
+    # StepGraphons and networkx graphs; a continuous graphon is a TypeError naming the fix
+    from .coerce import as_target
+
+    t = as_target(W, name="W", continuous=False)
+    return _Point(t.values, t.widths, t.uniform)
 
 
 def _check_unit(B, need_open, what):
@@ -166,6 +173,15 @@ class Functional:
     def terms(self):
         """The flat list of (coefficient, atom) pairs this functional is a sum of."""
         return [(1.0, self)]
+
+    def split(self) -> "FunctionalSplit":
+        """F = H + L: the non-local part H (densities, custom terms), which integrators treat
+        explicitly, and the merged entry-wise part L = int phi(W) (entropy, rate function,
+        edge density), which they may treat implicitly.  See :class:`FunctionalSplit`."""
+        F = as_functional(self)
+        al, be, ga = F._coeffs
+        present = any(a.local for _, a in F._terms)
+        return FunctionalSplit(Sum(F._nonlocal), LocalPart(al, be, ga, present))
 
     # ---- hooks for integrators
     def _local_coeffs(self):
@@ -523,6 +539,136 @@ class Sum(Functional):
     def __repr__(self):
         parts = [f"{c:+g}*{a!r}" for c, a in self._terms]
         return "Sum(" + " ".join(parts) + ")" if parts else "Sum(0)"
+
+
+class LocalPart:
+    r"""The entry-wise part of a functional: :math:`L(W) = \iint \phi(W)` with
+
+    .. math::  \phi(x) = \alpha h(x) + \beta x + \gamma, \qquad h(x) = x\log x + (1-x)\log(1-x),
+
+    so :math:`DL(W) = \alpha \log\frac{W}{1-W} + \beta`.  Entropy is (1, 0, 0), the edge
+    density (0, 1, 0), the rate function I_p is (1/2, (log(1-p) - log p)/2, -log(1-p)/2).
+    Its proximal map, :math:`\mathrm{prox}_{\tau\phi}(y) = \arg\min_x \tau\phi(x) + (x-y)^2/2`,
+    is a 1-D convex problem per entry when alpha >= 0.
+
+    Attributes
+    ----------
+    alpha, beta, gamma : float
+    present : bool
+        Whether the functional had any local term at all (even one whose coefficients
+        cancelled).
+
+    Examples
+    --------
+    >>> from graphonflow import EdgeDensity, Entropy, HomDensity
+    >>> L = (0.5 * Entropy() - 2 * EdgeDensity() + HomDensity("K3")).split().local
+    >>> L.alpha, L.beta, L.convex
+    (0.5, -2.0, True)
+    """
+
+    __slots__ = ("alpha", "beta", "gamma", "present")
+
+    def __init__(self, alpha=0.0, beta=0.0, gamma=0.0, present=None):
+        self.alpha, self.beta, self.gamma = float(alpha), float(beta), float(gamma)
+        self.present = bool(present) if present is not None else (alpha, beta, gamma) != (0.0, 0.0, 0.0)
+
+    @property
+    def convex(self) -> bool:
+        """alpha >= 0: the proximal map is single valued (the implicit integrators need this)."""
+        return self.alpha >= 0.0
+
+    @property
+    def needs_unit_interval(self) -> bool:
+        """alpha != 0: the entropy part lives on [0, 1] and its gradient is infinite at 0 and 1."""
+        return self.alpha != 0.0
+
+    def coefficients(self):
+        """(alpha, beta, gamma)."""
+        return (self.alpha, self.beta, self.gamma)
+
+    def value(self, W) -> float:
+        """L(W) = sum_ij w_i w_j phi(B_ij)."""
+        pt = _as_point(W)
+        return float(_kernels.local_value(np.ascontiguousarray(pt.B), pt.w, self.alpha, self.beta, self.gamma))
+
+    def grad(self, W) -> np.ndarray:
+        """DL(W) = alpha logit(B) + beta, as block values."""
+        pt = _as_point(W)
+        G = np.full(pt.B.shape, self.beta, dtype=np.float64)
+        if self.alpha != 0.0:
+            G += self.alpha * np.log(pt.B / (1 - pt.B))
+        return G
+
+    def __eq__(self, other):
+        return isinstance(other, LocalPart) and self.coefficients() == other.coefficients()
+
+    def __hash__(self):
+        return hash(self.coefficients())
+
+    def __repr__(self):
+        return f"LocalPart(alpha={self.alpha:g}, beta={self.beta:g}, gamma={self.gamma:g})"
+
+
+class FunctionalSplit:
+    """F = H + L, the split that integrators use (returned by :meth:`Functional.split`).
+
+    ``explicit`` is H, the sum of the non-local terms (a :class:`Sum`, possibly empty);
+    ``local`` is L, a :class:`LocalPart`.  ``explicit_grad`` and ``value`` evaluate at an
+    :class:`EvaluationPoint`, sharing its products between terms; the explicit gradient
+    comes back as ``(G, scale)`` with DH = scale * G, where G may be a cached product
+    (read only its upper triangle, and do not write to it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from graphonflow import HomDensity, Entropy
+    >>> from graphonflow.functionals import EvaluationPoint
+    >>> S = (HomDensity("K3") + 0.5 * Entropy()).split()
+    >>> pt = EvaluationPoint(np.full((4, 4), 0.5), np.full(4, 0.25), True)
+    >>> G, scale = S.explicit_grad(pt)      # D t(K3) = 3 A^2 / n: the product A^2/n with scale 3
+    >>> scale, float(G[0, 1]), round(S.value(pt), 6)    # 0.125 + 0.5 log(1/2)
+    (3.0, 0.25, -0.221574)
+    """
+
+    __slots__ = ("explicit", "local")
+
+    def __init__(self, explicit, local):
+        self.explicit = explicit
+        self.local = local
+
+    @property
+    def has_explicit(self) -> bool:
+        return bool(self.explicit._nonlocal)
+
+    @property
+    def symmetric_grad(self) -> bool:
+        """True when every explicit term is a library density, whose gradient is exactly symmetric."""
+        return all(isinstance(a, HomDensity) for _, a in self.explicit._nonlocal)
+
+    @property
+    def n_explicit(self) -> int:
+        return len(self.explicit._nonlocal)
+
+    def explicit_grad(self, point, out=None):
+        """(G, scale) with DH(point) = scale * G; (None, 0.0) without explicit terms.
+
+        With several explicit terms they are summed into ``out`` (allocated if None)."""
+        return self.explicit._nl_grad_into(point, out)
+
+    def explicit_value(self, point) -> float:
+        return float(sum(c * a._value(point) for c, a in self.explicit._nonlocal))
+
+    def value(self, point) -> float:
+        """F at the point: the local part in one pass plus the explicit terms."""
+        v = 0.0
+        if self.local.present:
+            v = _kernels.local_value(point.B, point.w, self.local.alpha, self.local.beta, self.local.gamma)
+        for c, a in self.explicit._nonlocal:  # term by term, in order (the sums' rounding is part of the result)
+            v += c * a._value(point)
+        return float(v)
+
+    def __repr__(self):
+        return f"FunctionalSplit(explicit={self.explicit!r}, local={self.local!r})"
 
 
 def as_functional(F) -> Sum:

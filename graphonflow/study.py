@@ -504,7 +504,7 @@ def _check_start(parsed, init, box, method, kind, base_dir):
                               f"[{vmin:.4g}, {vmax:.4g}]; set for example clip = 1e-6 in [initial]")
     if method == "prox":
         for i, (_, terms) in enumerate(parsed):
-            if _build_functional(terms)._local_coeffs()[0] < 0:
+            if not _build_functional(terms).split().local.convex:
                 _fail("integrator.method", f"'prox' needs a non-negative total entropy/rate coefficient, and "
                                            f"functionals[{i}] has a negative one; use 'euler' or 'heun'")
 

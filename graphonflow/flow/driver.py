@@ -1,299 +1,133 @@
-r"""Gradient flows of graph functionals in graphon time: one driver, several integrators.
+r"""The flow driver: one loop that knows no integrator by name.
 
-The flow of a functional F on kernels with values in a box [lo, hi] is
-
-.. math::
-
-    \partial_t W_t(x, y) = -\bigl(P_{W_t}[DF(W_t)]\bigr)(x, y),
-
-where DF is the L2 gradient (see :mod:`graphonflow.functionals`) and P_W the
-projection onto the tangent cone of the box: the velocity -DF is kept where
-lo < W < hi and clipped to be >= 0 where W = lo and <= 0 where W = hi.  Along the
-flow the energy obeys dF(W_t)/dt = -||P DF(W_t)||_2^2 (Oh--Pal--Somani--Tripathi,
-arXiv:2111.09459).
-
-Time is **graphon time**.  An n x n matrix A is the step graphon with widths 1/n;
-its flow is the Euclidean gradient flow of f_n(A) = F(W_A) run at time scale n^2
-(dA/dt = -P[n^2 grad f_n(A)], the Frobenius gradient taken on the full matrix),
-and it *is* the graphon flow started at W_A.  For a weighted step graphon (B, w)
-the flow moves the block values, dB_ij/dt = -P[DF(B)_ij], with DF the block values
-of the L2 gradient (Frobenius gradient divided by w_i w_j); splitting a block into
-equal copies therefore does not change the flow.
-
-Integrators (``integrator=``)
------------------------------
-``"euler"``  projected forward Euler: B <- clip(B - dt DF(B), lo, hi).  Order 1.
-``"prox"``   forward--backward: explicit on the non-local terms H, implicit on the
-             local terms G (entropy, rate function, edge density) plus the box:
-             B <- prox_{dt G + box}(B - dt DH(B)), solved entry-wise by a safeguarded
-             Newton-type (Halley) iteration.  Order 1; stable for entropy near 0 and 1 at any dt.
-``"heun"``   projected explicit trapezoid (improved Euler).  Order 2 away from the
-             box faces; for smooth, non-stiff problems.
-
-``adaptive=True`` (with euler or prox) accepts a step only if the energy does not
-rise by more than ``energy_tol`` (relative to 1 + |F|), halving dt on rejection
-and growing it by ``grow`` after each acceptance (up to ``dt_max``); the
-accepted step sizes are returned in ``FlowResult.dt_history``.
-
-Each step is one fused Numba pass over the upper triangle (gradient step,
-local proximal Newton, box projection, exact symmetry and the projected-gradient
-norm reduced in the same pass) after the non-local gradient products.
-
-References
-----------
-S. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
-convergence, continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
-S. Chatterjee, P. Diaconis, Ann. Statist. 41 (2013); C. Radin, M. Yin, Ann. Appl.
-Probab. 23 (2013) (ERGM fixed points used in the tests).
+:func:`flow` reads the initial data, builds the :class:`~graphonflow.flow.problem.FlowProblem`,
+and alternates integrator steps with the controller's decisions, landing on save times,
+until t1, a steady state or a failure.  What a step computes is the integrator's business
+(:mod:`graphonflow.flow.integrators`), how long it is the controller's
+(:mod:`graphonflow.flow.controllers`), what is kept the :class:`~graphonflow.flow.saveat.SaveAt`'s.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
-import networkx as nx
 import numpy as np
-from scipy.optimize import brentq
 
-from . import _kernels
-from ._linalg import _mirror_lower_from_upper
-from ._validation import check_symmetric_matrix
-from .functionals import Functional, HomDensity, _Point, as_functional
-from .graphons import Graphon
-from .step import StepGraphon
+from ..functionals import Functional, as_functional
+from .controllers import ConstantStep, PIDController, StepSizeController
+from .integrators import get_integrator
+from .problem import make_problem, read_initial
+from .result import FlowResult, Status
+from .saveat import SaveAt, Saver
 
-__all__ = ["flow", "FlowResult", "INTEGRATORS", "STATUSES"]
+__all__ = ["flow", "DEFAULT_RTOL"]
 
-INTEGRATORS = ("euler", "prox", "heun")
-
-#: status codes of :class:`FlowResult`; the first two are successes
-STATUSES = ("t1", "steady", "max_steps", "nonfinite", "dt_min")
+#: the tolerance that ``adaptive=True`` means (with atol = 1e-3 rtol)
+DEFAULT_RTOL = 1e-6
 
 
-@dataclass(frozen=True)
-class FlowResult:
-    """What a flow run produced.
-
-    Attributes
-    ----------
-    W : ndarray (m, m)
-        Block values at the final time (the last finite state reached).
-    widths : ndarray (m,)
-        Block widths (1/n for a matrix input).
-    t : float
-        Final graphon time.
-    times : ndarray (k,)
-        Saved times (the final time is always the last one).
-    states : tuple
-        Saved states: copies of the block values, or whatever ``save_fn`` returned.
-    energies : ndarray (k,)
-        F at each saved time.
-    grad_norms : ndarray (k,)
-        ||P DF||_2 (weighted by w_i w_j) at each saved time: the speed of the flow.  With a
-        fixed ``density`` P projects onto the tangent cone of {mean = density} ∩ box.
-    n_steps, n_grad_evals, n_rejected : int
-        Accepted steps, gradient evaluations, rejected adaptive trials.
-    dt_history : ndarray (n_steps,)
-        The step size of every accepted step.
-    status : str
-        One of ``"t1"`` (reached t1), ``"steady"`` (projected-gradient norm below
-        ``gtol``), ``"max_steps"``, ``"nonfinite"`` (a non-finite value or gradient
-        was met -- with ``adaptive``, at every trial step down to ``dt_min``; W is the
-        last finite state), ``"dt_min"`` (adaptive step fell below ``dt_min`` because
-        the energy would rise).
-    message : str
-        A sentence for humans, e.g. ``"max_steps reached at t=3.2; raise max_steps"``.
-    integrator : str
-    """
-
-    W: np.ndarray
-    widths: np.ndarray
-    t: float
-    times: np.ndarray
-    states: tuple
-    energies: np.ndarray
-    grad_norms: np.ndarray
-    n_steps: int
-    n_grad_evals: int
-    n_rejected: int
-    dt_history: np.ndarray
-    status: str
-    message: str
-    integrator: str = field(default="prox")
-
-    @property
-    def success(self) -> bool:
-        """True when the run reached t1 or a steady state."""
-        return self.status in ("t1", "steady")
-
-    @property
-    def energy(self) -> float:
-        """F at the final state."""
-        return float(self.energies[-1])
-
-    def graphon(self) -> StepGraphon:
-        """The final state as a StepGraphon (values, widths)."""
-        return StepGraphon(self.W.astype(np.float64), self.widths)
-
-    def __repr__(self):
-        return (
-            f"FlowResult(status={self.status!r}, t={self.t:.6g}, m={self.W.shape[0]}, "
-            f"n_steps={self.n_steps}, energy={self.energy:.6g}, message={self.message!r})"
+def _controller_from(dt, rtol, atol, adaptive, controller, t1, dt_min, dt_max, energy_tol, grow):
+    if controller is not None:
+        if not isinstance(controller, StepSizeController):
+            raise TypeError(f"controller must be ConstantStep(dt) or PIDController(...), got {type(controller).__name__}")
+        if rtol is not None or atol is not None:
+            raise ValueError("give rtol/atol inside the PIDController, not beside it")
+        return controller
+    if rtol is not None or atol is not None or adaptive:
+        extra = {}
+        if grow is not None:
+            extra["factor_max"] = float(grow)
+        return PIDController(
+            DEFAULT_RTOL if rtol is None else rtol, atol, dt0=dt,
+            dt_min=1e-12 * t1 if dt_min is None else dt_min, dt_max=t1 if dt_max is None else dt_max,
+            energy_tol=1e-12 if energy_tol is None else energy_tol, **extra,
         )
+    if dt is None:
+        raise ValueError("give a step size dt (fixed steps, graphon time) or a tolerance rtol= (error control)")
+    for name, v in (("dt_min", dt_min), ("dt_max", dt_max), ("grow", grow), ("energy_tol", energy_tol)):
+        if v is not None:
+            raise ValueError(f"{name} applies to error control only (give rtol=, or adaptive=True)")
+    return ConstantStep(dt)
 
 
-# --------------------------------------------------------------------------- helpers
-class _Problem:
-    """The functional split for the integrators: local coefficients + non-local terms."""
-
-    def __init__(self, F, w, uniform, lo, hi, dtype):
-        self.F = F
-        self.density = None  # set by the driver when the edge density is held fixed
-        self.w = w
-        self.uniform = uniform
-        self.alpha, self.beta, self.gamma = F._local_coeffs()
-        self.has_local = any(a.local for _, a in F.terms())
-        self.lo, self.hi = lo, hi
-        # clamp bounds: the entropy gradient must stay finite in this dtype
-        if self.alpha != 0.0:
-            self.lo_eff = max(lo, float(np.finfo(dtype).tiny))
-            self.hi_eff = min(hi, float(np.nextafter(dtype(1), dtype(0))))
-        else:
-            self.lo_eff, self.hi_eff = lo, hi
-        self.n_evals = 0
-
-    def evaluate(self, B, buf, need_value):
-        """(G, gscale, value or None) at B; the non-local gradient is gscale*G."""
-        pt = _Point(B, self.w, self.uniform)
-        self.n_evals += 1
-        G, gs = self.F._nl_grad_into(pt, buf)
-        val = None
-        if need_value:
-            val = self.value(pt)
-        return G, gs, val
-
-    def value(self, pt):
-        v = 0.0
-        if self.has_local:
-            v = _kernels.local_value(pt.B, self.w, self.alpha, self.beta, self.gamma)
-        for c, a in self.F._nonlocal:
-            v += c * a._value(pt)
-        return float(v)
-
-    def pg2(self, B, G, gs):
-        """Squared norm of the velocity: the gradient projected onto the tangent cone of the
-        box, or of {mean = density} ∩ box when the density is held fixed."""
-        norm2 = _kernels.projected_grad_norm2 if self.density is None else _kernels.constrained_grad_norm2
-        return norm2(B, G, self.w, gscale=gs, alpha=self.alpha, beta=self.beta, lo=self.lo_eff, hi=self.hi_eff)
-
-    def full_grad(self, B, G, gs):
-        """The full gradient as a symmetric float64 array (used by Heun only)."""
-        D = np.full(B.shape, self.beta)
-        if G is not None:
-            D += gs * _kernels._sym_upper(G)
-        if self.alpha != 0.0:
-            D += self.alpha * np.log(B / (1.0 - B))
-        return D
+def _saveat_from(saveat, save_at, save_every, save_fn):
+    if saveat is not None:
+        if save_at is not None or save_every is not None or save_fn is not None:
+            raise ValueError("give saveat=SaveAt(...) or the older save_at/save_every/save_fn, not both")
+        if not isinstance(saveat, SaveAt):
+            raise TypeError(f"saveat must be a SaveAt, got {type(saveat).__name__}")
+        return saveat
+    if save_at is not None and save_every is not None:
+        raise ValueError("give save_at or save_every, not both")
+    if save_every is not None and (isinstance(save_every, bool) or int(save_every) != save_every or save_every < 1):
+        raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
+    if save_fn is not None and not callable(save_fn):
+        raise TypeError("save_fn must be callable save_fn(t, B)")
+    if save_at is not None:
+        arr = np.asarray(save_at, dtype=np.float64).ravel()
+        if arr.size and (not np.all(np.isfinite(arr)) or arr.min() < 0 or np.any(np.diff(arr) <= 0)):
+            raise ValueError("save_at must be strictly increasing times in [0, t1]")
+    return SaveAt(save_at, every=save_every, fn=save_fn)
 
 
-_W0_TYPES = "an (n, n) array, a StepGraphon or a networkx graph"
+def _progress_bar(progress, t1):
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=t1, unit="t", bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}]")
+
+        def update(t, dt, energy):
+            bar.update(dt)
+            if energy is not None:
+                bar.set_postfix_str(f"F={energy:.6g} dt={dt:.3g}", refresh=False)
+
+        return update, bar
+    if progress is None or progress is False:
+        return None, None
+    if not callable(progress):
+        raise TypeError("progress must be True or a callable progress(t, dt, energy)")
+    return progress, None
 
 
-def _read_initial(W0, dtype):
-    """(B, w, uniform, scalar type): one C-contiguous copy of the block values, exactly symmetric."""
-    if isinstance(W0, nx.Graph):
-        # its weighted adjacency matrix (edge attribute "weight", 1 without it), widths
-        # from the node attribute "width" when every node has one, else 1/n: as_step's reading
-        W0 = StepGraphon.from_networkx(W0)
-    if isinstance(W0, StepGraphon):
-        B, w, uniform = W0.values, np.asarray(W0.widths, np.float64), W0.uniform
-    elif isinstance(W0, Graphon) or callable(W0):
-        raise TypeError(
-            f"W0 must be {_W0_TYPES}; got a continuous graphon ({type(W0).__name__}), which the flow "
-            "cannot discretise by itself: pass W.block_average(m) (its block means on m blocks) or "
-            "sample(W, n).matrix (a W-random graph on n vertices)"
-        )
-    elif W0 is None or isinstance(W0, (str, bytes, dict, set)):
-        raise TypeError(f"W0 must be {_W0_TYPES}, got {type(W0).__name__}")
-    else:
-        B = check_symmetric_matrix(W0, "W0")  # one pass, no n x n temporaries for large n
-        n = B.shape[0]
-        w, uniform = np.full(n, 1.0 / n), True
-    if dtype is None:
-        dtype = B.dtype if B.dtype in (np.float32, np.float64) else np.float64
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    B = np.array(B, dtype=dtype, order="C", copy=True)
-    # exact symmetry from the start (the check allowed rounding-level defects), in place
-    _mirror_lower_from_upper(B)
-    return B, w, uniform, dtype.type
-
-
-class _Saver:
-    def __init__(self, save_fn):
-        self.save_fn = save_fn
-        self.times, self.states, self.energies, self.gnorms = [], [], [], []
-
-    def save(self, t, B, energy, gnorm):
-        if self.save_fn is None:
-            st = B.copy()
-        else:
-            view = B.view()
-            view.setflags(write=False)
-            st = self.save_fn(t, view)
-        self.times.append(t)
-        self.states.append(st)
-        self.energies.append(energy)
-        self.gnorms.append(gnorm)
-
-
-def _density_project(B, prob, c):
-    """In place: B <- clip(B + lam, lo, hi) with lam such that sum w_i w_j B_ij = c."""
-    lo, hi, w = prob.lo_eff, prob.hi_eff, prob.w
-    f = lambda lam: _kernels.shifted_mean(B, w, lam, lo, hi) - c  # noqa: E731
-    a = lo - float(B.max())
-    b = hi - float(B.min())
-    fa, fb = f(a), f(b)
-    if fa > 0 or fb < 0:
-        raise ValueError(f"density {c} is not attainable in the box [{lo}, {hi}]")
-    if fa == 0:
-        lam = a
-    elif fb == 0:
-        lam = b
-    else:
-        lam = brentq(f, a, b, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
-    _kernels.apply_shift(B, lam, lo, hi)
-
-
-# --------------------------------------------------------------------------- driver
 def flow(
     F,
     W0,
     *,
     t1,
     dt=None,
-    integrator="prox",
+    rtol=None,
+    atol=None,
+    integrator=None,
+    controller=None,
+    saveat=None,
     adaptive=False,
     box=(0.0, 1.0),
     dtype=None,
+    gtol=None,
+    max_steps=1_000_000,
+    density=None,
+    progress=None,
     save_at=None,
     save_every=None,
     save_fn=None,
-    gtol=None,
-    max_steps=1_000_000,
-    energy_tol=1e-12,
+    energy_tol=None,
     dt_min=None,
     dt_max=None,
-    grow=1.5,
-    density=None,
-    progress=None,
+    grow=None,
 ) -> FlowResult:
     r"""Run the projected gradient flow of F from W0 up to graphon time t1.
 
-    Solves dW/dt = -P_W[DF(W)] in the box [lo, hi] (see the module docstring for
-    the time scale and the integrators).
+    Solves dW/dt = -P_W[DF(W)] in the box [lo, hi] (see :mod:`graphonflow.flow` for the
+    time scale).  Two ways to step:
+
+    * **error control** -- give ``rtol`` (and optionally ``atol``): the step sizes are chosen
+      by a PI controller on the integrator's embedded error estimate so that every accepted
+      step has local error <= atol + rtol |W| entry-wise.  The default integrator is then
+      ``"ark32"`` (IMEX, third order, implicit in the entropy).  ``adaptive=True`` means
+      ``rtol=1e-6, atol=1e-9``.
+    * **fixed steps** -- give ``dt``: the default integrator is ``"prox"`` (first order, stable).
+      The run watches its energy and ends with status ``"unstable"`` if F rises or stalls while
+      the state keeps moving.
 
     Parameters
     ----------
@@ -308,36 +142,30 @@ def flow(
     t1 : float > 0
         Final graphon time.
     dt : float, optional
-        Step size in graphon time (required unless ``adaptive``; then the first trial
-        step, default t1/100).  Steps are shortened to land exactly on save times and t1.
-    integrator : {"prox", "euler", "heun"}
+        The fixed step (graphon time); with error control, the first trial step (by default
+        estimated).  Steps are shortened to land exactly on save times and t1.
+    rtol, atol : float, optional
+        Tolerances of error control (atol defaults to 1e-3 rtol).
+    integrator : str or Integrator, optional
+        A name from :data:`~graphonflow.flow.INTEGRATORS` (``"ark32"``, ``"bs32"``, ``"dp54"``,
+        ``"heun"``, ``"prox"``, ``"euler"``) or an :class:`~graphonflow.flow.Integrator` object.
+        Error control needs one with an error estimate (ark32, bs32, dp54).
+    controller : ConstantStep or PIDController, optional
+        Full control of the step sizes, instead of dt / rtol / atol.
+    saveat : SaveAt, optional
+        What to keep (times, every k steps, a function of the state); t = 0 and the final
+        state are always kept.  Default: only those two.
     adaptive : bool
-        Energy-controlled step size (euler and prox only).
+        Shorthand for error control at the default tolerance rtol = 1e-6.
     box : (lo, hi)
         The box, default [0, 1].  With entropy or rate-function terms the box must lie
         inside [0, 1]; entries are then kept in [tiny, 1 - eps] of the dtype.
     dtype : float32 or float64, optional
-        Working precision (default: that of W0; integers become float64).  The
-        kernels compute in float64 and store in dtype.
-    save_at : array of times in [0, t1], optional
-        Save exactly at these times (steps are shortened to hit them).  Not together
-        with ``save_every``.
-    save_every : int, optional
-        Save every k accepted steps (and at t=0).  Not together with ``save_at``.
-        Without save_at and save_every only t=0 and the final state are saved.  The
-        final state is always saved.
-    save_fn : callable ``save_fn(t, B) -> object``, optional
-        Store ``save_fn(t, B)`` instead of a copy of B (B is a read-only view of the
-        live buffer: copy what you keep), e.g. ``lambda t, B: B.mean()``.
+        Working precision (default: that of W0; integers become float64).
     gtol : float, optional
         Stop with status ``"steady"`` once ||P DF||_2 <= gtol.
     max_steps : int
         Stop with status ``"max_steps"`` after this many accepted steps.
-    energy_tol : float >= 0
-        Adaptive only: accept a step if F_new <= F_old + energy_tol * (1 + |F_old|).
-    dt_min, dt_max, grow : float
-        Adaptive only: smallest step before giving up (default 1e-12 * t1), largest step
-        (default t1 / 10), growth factor after an accepted step.
     density : float, optional
         Keep the edge density fixed: after every step, B <- clip(B + lam, box) with lam
         found by a 1-D root find so that sum w_i w_j B_ij = density.  W0 is projected
@@ -348,14 +176,16 @@ def flow(
 
             V = P_B[-(DF - \lambda)], \qquad \sum_{ij} w_i w_j V_{ij} = 0,
 
-        the projection of -DF onto the tangent cone of {mean = density} ∩ box: lambda is
-        the weighted mean of DF over the free entries (inside the box, or on a face with
-        the shifted velocity pointing inward).  ||V|| = 0 exactly at the constrained
-        stationary points (the KKT points of F at fixed edge density).
-    progress : callable ``progress(t, dt, energy)``, optional
-        Called after every accepted step with the time reached, the step just taken and
-        the most recently computed energy (energies are computed at save times and, with
-        ``adaptive``, at every step).  For progress bars; it must not modify anything.
+        the projection of -DF onto the tangent cone of {mean = density} ∩ box.
+    progress : True or callable ``progress(t, dt, energy)``, optional
+        True shows a tqdm progress bar; a callable is called after every accepted step with
+        the time reached, the step just taken and the most recently computed energy.
+    save_at, save_every, save_fn
+        The older spelling of ``saveat=SaveAt(save_at, every=save_every, fn=save_fn)``.
+    energy_tol, dt_min, dt_max, grow
+        Error control only: the energy guard's slack (relative to 1 + |F|, default 1e-12),
+        the smallest step before giving up (default 1e-12 t1), the largest step (default t1)
+        and the largest growth of the step from one step to the next (default 5).
 
     Returns
     -------
@@ -363,20 +193,24 @@ def flow(
 
     Examples
     --------
-    Mantel's problem from a constant start: t(K3) - t(K2) stays constant, and the
-    value p solves p' = -(3p^2 - 1), tending to 1/sqrt(3).
+    Mantel's problem from a constant start: t(K3) - t(K2) stays constant, and the value p
+    solves p' = -(3p^2 - 1), tending to 1/sqrt(3).
 
     >>> import numpy as np
     >>> from graphonflow import HomDensity, EdgeDensity, flow
     >>> res = flow(HomDensity("K3") - EdgeDensity(), np.full((8, 8), 0.2), t1=20.0, dt=0.01)
-    >>> res.status, round(float(res.W[0, 1]), 6)
+    >>> str(res.status), round(float(res.W[0, 1]), 6)
     ('t1', 0.57735)
+
+    With error control the triangle flow from 0.9 follows p(t) = p0 / (1 + 3 p0 t):
+
+    >>> res = flow(HomDensity("K3"), np.full((4, 4), 0.9), t1=100.0, rtol=1e-6)
+    >>> str(res.status), abs(float(res.W[0, 0]) / (0.9 / 271) - 1) < 1e-5
+    ('t1', True)
     """
     if not isinstance(F, Functional):
         raise TypeError(f"F must be a Functional, got {type(F).__name__}")
     F = as_functional(F)
-    if integrator not in INTEGRATORS:
-        raise ValueError(f"integrator must be one of {INTEGRATORS}, got {integrator!r}")
     t1 = float(t1)
     if not (math.isfinite(t1) and t1 > 0):
         raise ValueError(f"t1 must be a positive finite time, got {t1}")
@@ -386,145 +220,129 @@ def flow(
         raise ValueError(f"box must be a pair (lo, hi), got {box!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"box must satisfy lo < hi (finite), got ({lo}, {hi})")
-    if adaptive and integrator == "heun":
-        raise ValueError("adaptive=True is available for integrator='euler' or 'prox'")
-    if dt is None:
-        if not adaptive:
-            raise ValueError("give a step size dt (graphon time), or adaptive=True")
-        dt = t1 / 100.0
-    dt = float(dt)
-    if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be positive and finite, got {dt}")
+    if dt is not None:
+        dt = float(dt)
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be positive and finite, got {dt}")
     max_steps = int(max_steps)
     if max_steps < 0:
         raise ValueError("max_steps must be >= 0")
     if gtol is not None and not float(gtol) >= 0:
         raise ValueError(f"gtol must be >= 0, got {gtol}")
-    if save_at is not None and save_every is not None:
-        raise ValueError("give save_at or save_every, not both")
-    energy_tol = float(energy_tol)
-    if not (energy_tol >= 0 and math.isfinite(energy_tol)):
-        raise ValueError(f"energy_tol must be a finite number >= 0, got {energy_tol}")
-    if save_every is not None and (int(save_every) != save_every or save_every < 1):
-        raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
-    if save_fn is not None and not callable(save_fn):
-        raise TypeError("save_fn must be callable save_fn(t, B)")
-    if progress is not None and not callable(progress):
-        raise TypeError("progress must be callable progress(t, dt, energy)")
-    if save_at is not None:
-        save_at = np.asarray(save_at, dtype=np.float64).ravel()
-        if save_at.size and (
-            not np.all(np.isfinite(save_at)) or save_at.min() < 0 or save_at.max() > t1 or np.any(np.diff(save_at) <= 0)
-        ):
-            raise ValueError("save_at must be strictly increasing times in [0, t1]")
-    dt_min = 1e-12 * t1 if dt_min is None else float(dt_min)
-    dt_max = t1 / 10.0 if dt_max is None else float(dt_max)
-    if adaptive:
-        dt = min(dt, dt_max)
-        if not (dt_min > 0 and dt_max >= dt_min and grow >= 1.0):
-            raise ValueError("need 0 < dt_min <= dt_max and grow >= 1")
+    if energy_tol is not None:
+        energy_tol = float(energy_tol)
+        if not (energy_tol >= 0 and math.isfinite(energy_tol)):
+            raise ValueError(f"energy_tol must be a finite number >= 0, got {energy_tol}")
+    if grow is not None and not float(grow) > 1:
+        raise ValueError(f"grow must be > 1, got {grow}")
+    if dt_min is not None and dt_max is not None and not (0 < float(dt_min) <= float(dt_max)):
+        raise ValueError("need 0 < dt_min <= dt_max")
+    ctrl = _controller_from(dt, rtol, atol, adaptive, controller, t1, dt_min, dt_max, energy_tol, grow)
+    adaptive = ctrl.adaptive
+    if integrator is None:
+        integrator = "ark54" if adaptive else "prox"
+    integ = get_integrator(integrator)
+    if adaptive and not integ.has_error_estimate:
+        raise ValueError(
+            f"integrator {integ.name!r} gives no error estimate, so it cannot run under error control "
+            "(rtol/atol/adaptive); use 'ark54' (IMEX, the default), 'ark32', 'dp54' or 'bs32', or a fixed dt"
+        )
+    sv = _saveat_from(saveat, save_at, save_every, save_fn)
+    if sv.ts is not None and sv.ts and sv.ts[-1] > t1:
+        raise ValueError(f"save times must lie in [0, t1]; got {sv.ts[-1]:g} > t1 = {t1:g}")
+    progress, bar = _progress_bar(progress, t1)
 
-    B, w, uniform, dtype = _read_initial(W0, dtype)
-    prob = _Problem(F, w, uniform, lo, hi, dtype)
-    if prob.alpha != 0.0:
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(
-                f"F contains entropy / rate-function terms, which are defined on [0, 1]; "
-                f"the box ({lo}, {hi}) must lie inside [0, 1]"
-            )
-        if float(B.min()) <= 0.0 or float(B.max()) >= 1.0:
-            raise ValueError(
-                "F contains entropy / rate-function terms whose gradient is infinite at 0 and 1; "
-                "start strictly inside (0, 1), e.g. np.clip(W0, 1e-6, 1 - 1e-6)"
-            )
-        if integrator == "prox" and prob.alpha < 0:
-            raise ValueError(
-                "integrator='prox' needs a convex local part (a non-negative entropy coefficient); "
-                "use integrator='euler'"
-            )
-    if float(B.min()) < lo or float(B.max()) > hi:
-        raise ValueError(f"W0 has entries in [{float(B.min()):.4g}, {float(B.max()):.4g}], outside the box [{lo}, {hi}]")
+    B, w, uniform, dtype = read_initial(W0, dtype)
+    prob = make_problem(F, B, w, uniform, (lo, hi), dtype)
+    if integ.implicit_local and prob.alpha < 0:
+        raise ValueError(
+            f"integrator={integ.name!r} needs a convex local part (a non-negative entropy coefficient); "
+            "use integrator='euler' (fixed steps) or 'bs32' (error control)"
+        )
     if density is not None:
         density = float(density)
         if not (lo < density < hi):
             raise ValueError(f"density must lie strictly inside the box ({lo}, {hi}), got {density}")
         prob.density = density  # grad norms: the velocity of the constrained flow
-        _density_project(B, prob, density)
+        prob.project_density(B)
+    guard = adaptive and ctrl.energy_guard
+    prob.want_value = guard
+    try:
+        return _run(F, prob, integ, ctrl, sv, B, t1, gtol, max_steps, density, progress, guard)
+    finally:
+        if bar is not None:
+            bar.close()
 
-    # ------------------------------------------------------------------ buffers
-    # B (current), Bn (next); the non-local gradient lives in the workspace
-    # products (or in one accumulation buffer per live point when F has several
-    # non-local terms).
-    Bn = np.empty_like(B)
-    several = len(F._nonlocal) > 1
-    bufs = [np.empty_like(B) if several else None, np.empty_like(B) if several else None]
-    cur = 0  # which accumulation buffer belongs to the current point
 
-    if integrator == "euler":
-        step_kernel = _kernels.euler_step
-    elif integrator == "prox":
-        step_kernel = _kernels.prox_step
-    else:
-        step_kernel = None
-
-    # gradients of the library's density terms are exactly symmetric (and B stays so), which
-    # lets the Euler kernel stream whole rows; a user's Custom gradient may not be
-    extra = {}
-    if integrator == "euler":
-        extra["symmetric_G"] = all(isinstance(a, HomDensity) for _, a in F._nonlocal)
-
-    def kstep(Bsrc, G, gs, h, out):
-        return step_kernel(
-            Bsrc, G, w, h, gscale=gs, alpha=prob.alpha, beta=prob.beta, lo=prob.lo_eff, hi=prob.hi_eff, out=out,
-            **extra,
-        )
-
-    saver = _Saver(save_fn)
-    save_pts = list(save_at) if save_at is not None else []
-    t = 0.0
-    k = 0
-    n_rej = 0
-    dts = []
-    status = None
-    message = ""
+def _run(F, prob, integ, ctrl, sv, B, t1, gtol, max_steps, density, progress, guard):
+    be = prob.backend
+    adaptive = ctrl.adaptive
+    integ.init(prob, B)
+    # B (current), Bn (next); the non-local gradient lives in the workspace products (or in
+    # one accumulation buffer per live point when F has several non-local terms)
+    Bn = be.empty_like(B)
+    bufs = [be.empty_like(B) if prob.several else None, be.empty_like(B) if prob.several else None]
+    cur = 0
     tiny_t = 1e-12 * max(t1, 1.0)
+    saver = Saver(sv, tiny_t)
+    t, k, n_rej = 0.0, 0, 0
+    dts = []
+    status, info = None, {}
 
-    G, gs, val = prob.evaluate(B, bufs[cur], need_value=True)
-    pg2_cur = None  # squared projected-gradient norm at B, once known
+    ev = prob.evaluate(B, bufs[cur], need_value=True)
+    val = ev.value
+    pg2_cur = None
 
-    def want_save_now(tt, kk):
-        if save_pts and abs(save_pts[0] - tt) <= tiny_t:
-            return True
-        if save_at is None and (kk == 0 or (save_every is not None and kk % int(save_every) == 0)):
-            return True
-        return False
-
-    def do_save(tt, value, pg2):
+    def do_save(tt, Bs, evs, value, pg2):
         if pg2 is None:
-            pg2 = prob.pg2(B, G, gs)
+            pg2 = prob.speed2(Bs, evs)
         if value is None:
-            value = prob.value(_Point(B, w, uniform))
-        saver.save(tt, B, value, math.sqrt(pg2) if pg2 >= 0 else float("nan"))
-        if save_pts and abs(save_pts[0] - tt) <= tiny_t:
-            save_pts.pop(0)
+            value = prob.value(Bs)
+        saver.save(tt, Bs, value, math.sqrt(pg2) if pg2 >= 0 else float("nan"))
 
-    if want_save_now(t, k):
-        pg2_cur = prob.pg2(B, G, gs)
-        do_save(t, val, pg2_cur)
-    if val is not None and not math.isfinite(val):
-        status, message = "nonfinite", f"F(W0) is not finite ({val}); nothing was integrated"
+    pg2_cur = prob.speed2(B, ev)
+    do_save(t, B, ev, val, pg2_cur)
+    if not math.isfinite(val):
+        status, info = Status.NONFINITE, dict(what=f"F(W0) is not finite ({val}); nothing was integrated", hint="")
 
-    h = dt
+    # ---- the first step
+    if adaptive:
+        ctrl.reset()
+        dt_min = ctrl.dt_min if ctrl.dt_min is not None else 1e-12 * t1
+        dt_max = ctrl.dt_max if ctrl.dt_max is not None else t1
+        if status is None:
+            f0 = be.empty_like(B)
+            prob.velocity(B, ev, f0)
+
+            def f1_of(h):
+                y1 = be.empty_like(B)
+                be.lincomb(y1, B, [(h, f0)])
+                be.clip(y1, prob.lo_eff, prob.hi_eff, out=y1)
+                out = be.empty_like(B)
+                return prob.velocity(y1, prob.evaluate(y1, None), out)
+
+            h = ctrl.initial_step(be, B, f0, f1_of, integ.error_order, t1)
+            del f0
+            h = min(max(h, dt_min), dt_max)
+    else:
+        h = ctrl.dt
+        check_every = ctrl.check_every
+        # the fixed-step monitor: energy at the last check, dissipation predicted since then
+        mon_val, mon_t, mon_diss = val, 0.0, 0.0
+        rise_tol = 1e3 * float(np.finfo(prob.dtype).eps)
+    last_fail_nonfinite = False
+
     while status is None:
         if t >= t1 - tiny_t:
-            status, message = "t1", f"reached t1={t1:g} in {k} steps"
+            status, info = Status.T1, dict(t1=t1, steps=k)
             break
         if k >= max_steps:
-            status, message = "max_steps", f"max_steps={max_steps} reached at t={t:.6g}; raise max_steps"
+            status, info = Status.MAX_STEPS, dict(max_steps=max_steps, t=t)
             break
         target = t1
-        if save_pts and save_pts[0] < target:
-            target = save_pts[0]
+        nxt = saver.next_time()
+        if nxt is not None and nxt < target:
+            target = nxt
         h_try = min(h, target - t)
         if target - (t + h_try) <= tiny_t:
             h_try = target - t
@@ -532,92 +350,125 @@ def flow(
         else:
             landing = t + h_try
 
-        # ---- one step from B into Bn; pg2 is the projected-gradient norm at B
-        if integrator == "heun":
-            _, pg2 = _kernels.euler_step(
-                B, G, w, h_try, gscale=gs, alpha=prob.alpha, beta=prob.beta, lo=prob.lo_eff, hi=prob.hi_eff, out=Bn
-            )
-        else:
-            _, pg2 = kstep(B, G, gs, h_try, Bn)
-        if not math.isfinite(pg2):
-            status, message = "nonfinite", f"non-finite gradient at t={t:.6g}; returning the last finite state"
-            break
-        if density is not None:
-            # the kernel's norm is that of the box projection; the constrained flow's speed
-            # is the projection onto the tangent cone of {mean = density} ∩ box (extra passes,
-            # so only when the gtol test needs it)
-            pg2 = prob.pg2(B, G, gs) if gtol is not None else None
-        pg2_cur = pg2
-        if gtol is not None and math.sqrt(pg2) <= gtol:
-            status, message = "steady", f"steady state at t={t:.6g}: ||P DF|| = {math.sqrt(pg2):.3g} <= gtol={gtol:g}"
-            break
-        if integrator == "heun":
-            G2, gs2, _ = prob.evaluate(Bn, bufs[1 - cur], need_value=False)
-            D = prob.full_grad(B, G, gs) + prob.full_grad(Bn, G2, gs2)
-            Bnew = np.clip(B - (0.5 * h_try) * D, prob.lo_eff, prob.hi_eff)
-            if not np.all(np.isfinite(Bnew)):
-                status, message = "nonfinite", f"non-finite state in a Heun step at t={t:.6g}; returning the last finite state"
+        # ---- one trial step from B into Bn
+        out = integ.step(prob, B, ev, h_try, Bn)
+        pg2 = out.pg2
+        bad = out.nonfinite or (pg2 is not None and not math.isfinite(pg2))
+        err = None
+        if not bad and adaptive:
+            err = ctrl.error_norm(be, out.error, B, Bn)
+            bad = not math.isfinite(err)
+        if bad:
+            if not adaptive:
+                status, info = Status.NONFINITE, dict(what="non-finite gradient or state", t=t, hint="")
                 break
-            Bn[...] = Bnew
-        if density is not None:
-            _density_project(Bn, prob, density)
-        if not adaptive and integrator != "heun":
-            G = None  # free the old product before the next one is built (3 n x n buffers at peak)
-
-        will_save = want_save_now(landing, k + 1) or landing >= t1 - tiny_t
-        Gn, gsn, valn = prob.evaluate(Bn, bufs[1 - cur], need_value=adaptive or will_save)
+            n_rej += 1
+            h = 0.25 * h_try
+            last_fail_nonfinite = True
+            if h < dt_min:
+                status, info = Status.NONFINITE, dict(
+                    what=f"non-finite values at every trial step down to dt_min={dt_min:.3g}", t=t,
+                    hint=" (the flow leaves the floating-point range, e.g. a blow-up in finite time; a "
+                    "smaller box bounds it)")
+                break
+            continue
+        if gtol is not None:
+            if pg2 is None or density is not None:
+                pg2 = prob.speed2(B, ev)
+            pg2_cur = pg2
+            if math.sqrt(pg2) <= gtol:
+                status, info = Status.STEADY, dict(t=t, gnorm=math.sqrt(pg2), gtol=gtol)
+                break
         if adaptive:
-            if not (math.isfinite(valn) and valn <= val + energy_tol * (1.0 + abs(val))):
+            accept, h_new = ctrl.propose(h_try, err, integ.error_order)
+            if not accept:
+                n_rej += 1
+                h = h_new
+                last_fail_nonfinite = False
+                if h < dt_min:
+                    status, info = Status.DT_MIN, dict(dt_min=dt_min, t=t, why=f"scaled error {err:.3g} at h={h_try:.3g}")
+                    break
+                continue
+        if density is not None:
+            prob.project_density(Bn)
+        if not adaptive and out.ev_new is None:
+            ev = None  # free the old product before the next one is built (3 n x n buffers at peak)
+
+        will_save = saver.due(landing, k + 1) or landing >= t1 - tiny_t
+        check_now = (not adaptive) and ((k + 1) % check_every == 0 or will_save)
+        need_val = will_save or guard or check_now
+        if out.ev_new is not None and density is None:
+            evn = out.ev_new
+            if need_val and evn.value is None:
+                evn.value = prob.value(Bn)
+        else:
+            evn = prob.evaluate(Bn, bufs[1 - cur], need_value=need_val)
+        valn = evn.value
+        if guard:
+            if not (math.isfinite(valn) and valn <= val + ctrl.energy_tol * (1.0 + abs(val))):
                 n_rej += 1
                 h = 0.5 * h_try
                 if h < dt_min:
                     if not math.isfinite(valn):
-                        # every trial down to dt_min overflowed: a blow-up, not a stiffness problem
-                        status, message = "nonfinite", (
-                            f"F is not finite ({valn}) after every trial step down to dt_min={dt_min:.3g} "
-                            f"at t={t:.6g}: the flow leaves the floating-point range (e.g. a blow-up in "
-                            "finite time; a smaller box bounds it); returning the last finite state"
-                        )
+                        status, info = Status.NONFINITE, dict(
+                            what=f"F is not finite ({valn}) after every trial step down to dt_min={dt_min:.3g}",
+                            t=t, hint=" (e.g. a blow-up in finite time; a smaller box bounds it)")
                     else:
-                        hint = " or use integrator='prox'" if integrator == "euler" else ""
-                        status, message = "dt_min", (
-                            f"adaptive step fell below dt_min={dt_min:.3g} at t={t:.6g} "
-                            f"(the energy would increase); loosen energy_tol{hint}"
-                        )
+                        status, info = Status.DT_MIN, dict(dt_min=dt_min, t=t, why="the energy would rise")
                     break
-                continue  # the trial used the other buffer; G at B is intact
-        # accept
+                continue
+        # ---- accept
         B, Bn = Bn, B
-        G, gs = Gn, gsn
-        Gn = None  # G is the only reference, so it can be freed before the next product
-        if valn is not None:
-            val = valn
+        ev = evn
         cur = 1 - cur
-        t = landing
+        t_prev, t = t, landing
         k += 1
         dts.append(h_try)
         pg2_cur = None
-        if adaptive and h_try >= h * (1 - 1e-12):
-            h = min(h * grow, dt_max)
+        if valn is not None:
+            val = valn
+        if adaptive:
+            shortened = h_try < h * (1 - 1e-12)
+            h = min(max(h_new, h) if shortened else h_new, dt_max)
+            h = max(h, dt_min)
+        else:
+            if pg2 is not None:
+                mon_diss += h_try * pg2
+            if check_now and valn is not None and math.isfinite(valn):
+                tol = rise_tol * (1.0 + abs(mon_val))
+                what = None
+                if valn > mon_val + tol:
+                    what = f"F rose from {mon_val:.10g} to {valn:.10g}"
+                elif density is None and pg2 is not None and mon_val - valn <= tol and mon_diss > 1e3 * tol:
+                    what = (f"F stalled at {valn:.10g} while the state kept moving (predicted dissipation "
+                            f"{mon_diss:.3g}): it oscillates")
+                if what is not None:
+                    if will_save:
+                        do_save(t, B, ev, valn, None)
+                    status, info = Status.UNSTABLE, dict(dt=ctrl.dt, what=what, t0=mon_t, t=t)
+                    break
+                mon_val, mon_t, mon_diss = valn, t, 0.0
         if will_save:
+            do_save(t, B, ev, valn, None)
             if valn is not None and not math.isfinite(valn):
-                do_save(t, valn, None)
-                status, message = "nonfinite", f"F became non-finite at t={t:.6g}"
+                status, info = Status.NONFINITE, dict(what="F became non-finite", t=t, hint="")
                 break
-            do_save(t, valn, None)
         if progress is not None:
             progress(t, h_try, val)
+        del t_prev
 
     # the final state is always saved
     if not saver.times or saver.times[-1] != t:
+        if ev is None:
+            ev = prob.evaluate(B, bufs[cur])
         if pg2_cur is None:
-            pg2_cur = prob.pg2(B, G, gs)
-        G = None  # the value below builds a fresh workspace; let the old product go first
-        do_save(t, None, pg2_cur)
+            pg2_cur = prob.speed2(B, ev)
+        ev = None  # the value below builds a fresh workspace; let the old product go first
+        do_save(t, B, None, None, pg2_cur)
 
     return FlowResult(
         W=B,
-        widths=w,
+        widths=prob.w,
         t=float(t),
         times=np.asarray(saver.times, dtype=np.float64),
         states=tuple(saver.states),
@@ -628,6 +479,7 @@ def flow(
         n_rejected=n_rej,
         dt_history=np.asarray(dts, dtype=np.float64),
         status=status,
-        message=message,
-        integrator=integrator,
+        message=status.message(**info),
+        integrator=integ.name,
+        controller=ctrl.describe(),
     )

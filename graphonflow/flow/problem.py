@@ -1,0 +1,188 @@
+r"""A functional on a state: what the integrators may ask of a flow problem.
+
+:class:`FlowProblem` holds the split F = H + L of the functional
+(:meth:`~graphonflow.functionals.Functional.split`), the block widths, the box, the
+working dtype and the array backend.  It answers the questions an integrator asks:
+
+* ``evaluate(B)``: the explicit (non-local) gradient DH(B) = scale * G, counted in
+  ``n_evals`` -- the only expensive operation (matrix products);
+* ``value(B)``: F(B);
+* ``speed2(B, G, gs)``: the squared speed ||P DF||^2 of the flow at B;
+* the local part L through ``local`` and the clamped box ``lo_eff``/``hi_eff``: with an
+  entropy term entries are kept in [tiny, 1 - eps] of the dtype, where log(B/(1-B)) is
+  finite.
+
+It knows nothing about time stepping.
+"""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+from scipy.optimize import brentq
+
+from .._linalg import _mirror_lower_from_upper
+from .._validation import check_symmetric_matrix
+from ..backend import get_backend
+from ..functionals import EvaluationPoint
+from ..graphons import Graphon
+from ..step import StepGraphon
+
+__all__ = ["FlowProblem", "Evaluation", "read_initial"]
+
+
+class Evaluation:
+    """The explicit gradient at one state: DH(B) = gscale * G (G None when there is no H),
+    and F(B) when it was asked for."""
+
+    __slots__ = ("G", "gscale", "value")
+
+    def __init__(self, G, gscale, value=None):
+        self.G, self.gscale, self.value = G, gscale, value
+
+
+class FlowProblem:
+    """The functional split for the integrators: local coefficients + non-local terms."""
+
+    def __init__(self, F, w, uniform, lo, hi, dtype, backend=None):
+        self.F = F
+        self.split = F.split()
+        self.local = self.split.local
+        self.alpha, self.beta, self.gamma = self.local.coefficients()
+        self.density = None  # set by the driver when the edge density is held fixed
+        self.w = w
+        self.uniform = uniform
+        self.lo, self.hi = lo, hi
+        self.dtype = dtype
+        self.backend = backend
+        # clamp bounds: the entropy gradient must stay finite in this dtype
+        if self.alpha != 0.0:
+            self.lo_eff = max(lo, float(np.finfo(dtype).tiny))
+            self.hi_eff = min(hi, float(np.nextafter(dtype(1), dtype(0))))
+        else:
+            self.lo_eff, self.hi_eff = lo, hi
+        self.n_evals = 0
+        #: library densities have exactly symmetric gradients (the Euler kernel then streams rows)
+        self.symmetric_G = self.split.symmetric_grad
+        self.several = self.split.n_explicit > 1
+
+    def kernel_args(self, gscale):
+        return dict(gscale=gscale, alpha=self.alpha, beta=self.beta, lo=self.lo_eff, hi=self.hi_eff)
+
+    # ---- evaluations
+    def evaluate(self, B, buf=None, need_value=False) -> Evaluation:
+        """The explicit gradient at B (one count in ``n_evals``), and F(B) if asked."""
+        pt = EvaluationPoint(B, self.w, self.uniform)
+        self.n_evals += 1
+        G, gs = self.split.explicit_grad(pt, buf)
+        val = self.split.value(pt) if need_value else None
+        return Evaluation(G, gs, val)
+
+    def value(self, B) -> float:
+        """F(B) from a fresh evaluation point (no gradient is counted)."""
+        return self.split.value(EvaluationPoint(B, self.w, self.uniform))
+
+    def speed2(self, B, ev: Evaluation) -> float:
+        """Squared norm of the velocity: the gradient projected onto the tangent cone of the
+        box, or of {mean = density} ∩ box when the density is held fixed."""
+        be = self.backend
+        norm2 = be.speed2 if self.density is None else be.constrained_speed2
+        return norm2(B, ev.G, self.w, **self.kernel_args(ev.gscale))
+
+    def full_grad(self, B, ev: Evaluation):
+        """The full gradient DF = DH + DL at B as a symmetric float64 array (NumPy; Heun only)."""
+        from .. import _kernels
+
+        D = np.full(B.shape, self.beta)
+        if ev.G is not None:
+            D += ev.gscale * _kernels._sym_upper(ev.G)
+        if self.alpha != 0.0:
+            D += self.alpha * np.log(B / (1.0 - B))
+        return D
+
+    def velocity(self, B, ev: Evaluation, out):
+        """out = -P_B[DF(B)], the velocity of the flow (projected at the box faces)."""
+        be = self.backend
+        be.local_velocity(out, B, self.alpha, self.beta)
+        if ev.G is not None:
+            tmp = be.empty_like(B)
+            be.scaled_sym(tmp, ev.G, -ev.gscale)
+            out += tmp
+        return be.project_velocity(out, B, self.lo_eff, self.hi_eff)
+
+    def project_density(self, B):
+        """In place: B <- clip(B + lam, lo, hi) with lam such that sum w_i w_j B_ij = density."""
+        be = self.backend
+        c = self.density
+        lo, hi, w = self.lo_eff, self.hi_eff, self.w
+        f = lambda lam: be.shifted_mean(B, w, lam, lo, hi) - c  # noqa: E731
+        a = lo - float(B.max())
+        b = hi - float(B.min())
+        fa, fb = f(a), f(b)
+        if fa > 0 or fb < 0:
+            raise ValueError(f"density {c} is not attainable in the box [{lo}, {hi}]")
+        if fa == 0:
+            lam = a
+        elif fb == 0:
+            lam = b
+        else:
+            lam = brentq(f, a, b, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=200)
+        be.apply_shift(B, lam, lo, hi)
+
+
+_W0_TYPES = "an (n, n) array, a StepGraphon or a networkx graph"
+
+
+def read_initial(W0, dtype):
+    """(B, w, uniform, scalar type): one C-contiguous copy of the block values, exactly symmetric."""
+    if isinstance(W0, nx.Graph):
+        # its weighted adjacency matrix (edge attribute "weight", 1 without it), widths
+        # from the node attribute "width" when every node has one, else 1/n: as_step's reading
+        W0 = StepGraphon.from_networkx(W0)
+    if isinstance(W0, StepGraphon):
+        B, w, uniform = W0.values, np.asarray(W0.widths, np.float64), W0.uniform
+    elif isinstance(W0, Graphon) or callable(W0):
+        raise TypeError(
+            f"W0 must be {_W0_TYPES}; got a continuous graphon ({type(W0).__name__}), which the flow "
+            "cannot discretise by itself: pass W.block_average(m) (its block means on m blocks) or "
+            "sample(W, n).matrix (a W-random graph on n vertices)"
+        )
+    elif W0 is None or isinstance(W0, (str, bytes, dict, set)):
+        raise TypeError(f"W0 must be {_W0_TYPES}, got {type(W0).__name__}")
+    else:
+        B = check_symmetric_matrix(W0, "W0")  # one pass, no n x n temporaries for large n
+        n = B.shape[0]
+        w, uniform = np.full(n, 1.0 / n), True
+    if dtype is None:
+        dtype = B.dtype if B.dtype in (np.float32, np.float64) else np.float64
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    B = np.array(B, dtype=dtype, order="C", copy=True)
+    # exact symmetry from the start (the check allowed rounding-level defects), in place
+    _mirror_lower_from_upper(B)
+    return B, w, uniform, dtype.type
+
+
+def make_problem(F, B, w, uniform, box, dtype):
+    """Check the box against F and W0 and build the :class:`FlowProblem`."""
+    lo, hi = box
+    prob = FlowProblem(F, w, uniform, lo, hi, dtype, backend=get_backend(B))
+    if prob.alpha != 0.0:
+        if lo < 0.0 or hi > 1.0:
+            raise ValueError(
+                f"F contains entropy / rate-function terms, which are defined on [0, 1]; "
+                f"the box ({lo}, {hi}) must lie inside [0, 1]"
+            )
+        if float(B.min()) <= 0.0 or float(B.max()) >= 1.0:
+            raise ValueError(
+                "F contains entropy / rate-function terms whose gradient is infinite at 0 and 1; "
+                "start strictly inside (0, 1), e.g. np.clip(W0, 1e-6, 1 - 1e-6)"
+            )
+    if float(B.min()) < lo or float(B.max()) > hi:
+        raise ValueError(f"W0 has entries in [{float(B.min()):.4g}, {float(B.max()):.4g}], outside the box [{lo}, {hi}]")
+    if not math.isfinite(float(B.sum())):
+        raise ValueError("W0 has NaN or infinite entries")
+    return prob
