@@ -30,6 +30,14 @@ The layer is split the way diffrax and scipy's ``solve_ivp`` split theirs:
 * :mod:`~graphonflow.flow.result` -- :class:`Status` and :class:`FlowResult`;
 * :mod:`~graphonflow.flow.driver` -- :func:`flow`, which knows no integrator by name.
 
+Examples
+--------
+>>> import numpy as np
+>>> import graphonflow as gf
+>>> res = gf.flow(gf.HomDensity("C4"), np.full((3, 3), 0.5), t1=1.0, rtol=1e-8)
+>>> str(res.status), res.integrator, bool(abs(float(res.W[0, 0]) - 0.5 / np.sqrt(3.0)) < 1e-8)   # p' = -4 p^3
+('t1', 'ark54', True)
+
 References
 ----------
 S. Oh, S. Pal, R. Somani, R. Tripathi, Gradient flows on graphons: existence,
