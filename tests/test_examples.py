@@ -66,3 +66,16 @@ def test_upper_tails(tmp_path):
     const, best, s, B = res[(0.05, 2.8)]
     assert best < const * (1 - 5e-4)
     assert B[0, 1] == pytest.approx(0.92, abs=0.03)  # hub edges near the minorant's upper level
+
+
+def test_seed_figures(tmp_path):
+    out = load("seed_figures").main(["--out", str(tmp_path), "--quick"])
+    assert out["p_star"] == pytest.approx(0.3516627837, abs=1e-9)  # root of 5p^4 + logit(p)/8
+    dist = out["row1"]["dist"]
+    assert dist[4.0] < dist[2.4] < dist[1.0] < dist[0.0] and dist[4.0] < 0.1
+    res = out["row3"]["res"]
+    assert res.n_steps == 66_000
+    assert out["split"] == (4, 3)  # K_{4,3} with zero diagonal, exactly 0/1
+    assert res.energy == pytest.approx(-24 / 49, abs=1e-9)
+    assert set(np.unique(res.W)) == {0.0, 1.0} and not np.diag(res.W).any()
+    assert (tmp_path / "seed_figures.png").stat().st_size > 1000
