@@ -300,6 +300,8 @@ def convergence_study(
         if ct.size and (not np.all(np.isfinite(ct)) or ct.min() < 0 or ct.max() > t1):
             raise ValueError(f"curve_times must lie in [0, t1] = [0, {t1}]")
         ctimes = np.union1d(np.union1d(times, ct), [t1])
+    # the flow always saves t = 0, so the list of save times starts there
+    ctimes = np.union1d(ctimes, [0.0])
     # merge times closer than the flow's landing tolerance, keeping the measured ones
     keep = [ctimes[0]]
     for t in ctimes[1:]:
