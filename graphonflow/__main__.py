@@ -113,9 +113,16 @@ def _cmd_run(args, out=None):
     fs = res.summary["functionals"]
     print(f"graphonflow study '{cfg.title}': {len(fs)} functional(s), n = {', '.join(map(str, cfg.ns))}, "
           f"finished in {res.wall_time:.1f} s", file=out)
+    print(f"  integrator: {cfg.integrator_text()}", file=out)
     for f, s in zip(fs, res.studies):
         rates = ", ".join(f"t={t:g}: {r:+.2f}" if r == r else f"t={t:g}: n/a" for t, r in zip(s.times, s.rate))
         print(f"  {f['label']}: cut distance to the limit ~ n^r with {rates}", file=out)
+        if s.integration_cut_gap is not None:
+            smallest = s.upper.mean(axis=1).min(axis=0)  # the smallest distance shown at each time
+            name = "tol vs tol/10" if s.error_control else "dt vs dt/2"
+            cells = ", ".join(f"t={t:g}: {g:.2g} (smallest distance {d:.2g})"
+                              for t, g, d in zip(s.times, s.integration_cut_gap, smallest))
+            print(f"    integration check {name}, cut-norm gap <= {cells}", file=out)
     print(f"report: {res.out / 'report.html'}" if cfg.report else f"results: {res.out}", file=out)
     return 0
 

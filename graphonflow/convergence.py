@@ -22,6 +22,14 @@ the two step graphons compared.  The reference itself differs from the true W_t 
 resolution error reported in ``resolution_gap`` (an L2 distance, which bounds the cut
 distance from above); read the bracket as a bracket for delta_cut(A_n(t), W_t) only up to
 that gap.
+
+Every flow is integrated either with **error control** (``rtol``, and optionally ``atol``: the
+step sizes come from a PI controller on the integrator's embedded error estimate, default
+integrator ``"ark54"``) or with **fixed steps** (``dt``, default integrator ``"prox"``).  With
+``check_integration=True`` the m-block reference is run once more, at a ten times tighter
+tolerance (rtol/10, atol/10) or with half the step (dt/2), and ``integration_cut_gap`` bounds
+the cut norm of the difference at every measured time: how far the time integration moves
+the reference.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import numpy as np
 
 from ._validation import as_rng
 from .cut import cut_distance, cut_norm, l2_distance
-from .flow import flow
+from .flow import PIDController, flow, get_integrator
 from .graphons import block_average
 from .sampling import sample
 from .step import StepGraphon
@@ -71,9 +79,26 @@ class ConvergenceStudy:
     resolution_cut_gap : ndarray (T,)
         A certified upper bound on ||W^(m)_t - W^(2m)_t||_cut (same partition order, no
         relabelling), the estimate in the norm the brackets are measured in.
-    time_step_cut_gap : ndarray (T,) or None
-        With ``check_time_step``: a certified upper bound on ||W^(m, dt)_t - W^(m, dt/2)_t||_cut,
-        the m-block reference against the same flow with half the step.
+    integration_cut_gap : ndarray (T,) or None
+        With ``check_integration``: a certified upper bound on the cut norm of the difference
+        between the m-block reference and the same flow integrated more accurately: at
+        rtol/10 and atol/10 under error control, with step dt/2 for fixed steps.
+    integration_check : str
+        What ``integration_cut_gap`` compares, e.g. ``"rtol=1e-06, atol=1e-09 vs rtol/10, atol/10
+        (ark54)"`` or ``"dt=0.5 vs dt/2 (prox)"``; empty without the check.
+    time_step_cut_gap, tolerance_cut_gap : ndarray (T,) or None
+        ``integration_cut_gap`` under its older name for fixed-step studies (dt vs dt/2), and
+        for error-controlled ones (tol vs tol/10); the other one is None.
+    integrator : str
+        The integrator every flow used.
+    rtol, atol : float or None
+        The tolerances of error control (atol as used: 1e-3 rtol unless given); None for
+        fixed steps.
+    dt : float or None
+        The fixed step; with error control the first trial step if one was given, else None.
+    controller : str
+        The step-size controller of the reference flow, e.g.
+        ``"PIDController(rtol=1e-06, atol=1e-09, norm='max')"``.
     reference : tuple of StepGraphon
         The reference state W^(2m)_t at each time.
     energies : ndarray (N, seeds, T)
@@ -119,7 +144,28 @@ class ConvergenceStudy:
     reference_curve_energies: np.ndarray = None
     reference_curve_grad_norms: np.ndarray = None
     finite_states: dict = None
-    time_step_cut_gap: np.ndarray = None
+    integration_cut_gap: np.ndarray = None
+    integration_check: str = ""
+    integrator: str = ""
+    rtol: float = None
+    atol: float = None
+    dt: float = None
+    controller: str = ""
+
+    @property
+    def error_control(self) -> bool:
+        """True when the flows ran under error control (rtol/atol), False for fixed steps."""
+        return self.rtol is not None
+
+    @property
+    def time_step_cut_gap(self):
+        """The dt-versus-dt/2 gap of a fixed-step study (None under error control)."""
+        return None if self.error_control else self.integration_cut_gap
+
+    @property
+    def tolerance_cut_gap(self):
+        """The tol-versus-tol/10 gap of an error-controlled study (None for fixed steps)."""
+        return self.integration_cut_gap if self.error_control else None
 
     def table(self) -> str:
         """A text table: mean bracket over seeds per (n, t), and the fitted rate per t."""
@@ -150,6 +196,13 @@ class ConvergenceStudy:
             f"{'ref.':>6} "
             + " ".join(f"{'L2 gap ' + format(g, '.2e'):>23}" for g in self.resolution_gap)
         )
+        if self.integration_cut_gap is not None:
+            name = "tol/10" if self.error_control else "dt/2"
+            lines.append(
+                f"{name:>6} "
+                + " ".join(f"{'cut gap <= ' + format(g, '.2e'):>23}" for g in self.integration_cut_gap)
+            )
+            lines.append(f"integration check: {self.integration_check}")
         return "\n".join(lines)
 
 
@@ -185,8 +238,10 @@ def convergence_study(
     *,
     times=None,
     seeds: int = 1,
-    dt: float,
-    integrator: str = "prox",
+    dt: float = None,
+    rtol: float = None,
+    atol: float = None,
+    integrator: str = None,
     resolution: int = 128,
     kind: str = "weighted",
     rng=None,
@@ -197,6 +252,7 @@ def convergence_study(
     keep_states: bool = False,
     flow_progress=None,
     on_flow=None,
+    check_integration: bool = False,
     check_time_step: bool = False,
 ) -> ConvergenceStudy:
     r"""Measure how fast finite-n gradient flows approach their graphon limit in cut distance.
@@ -212,14 +268,21 @@ def convergence_study(
     t1 : float
         Final graphon time.
     times : sequence of float, optional
-        Times (in (0, t1]) at which distances are measured; default ``(0, t1/2, t1)``.
+        Times (in [0, t1]) at which distances are measured; default ``(0, t1/2, t1)``.
         Time 0 is allowed and measures the sampling error alone.
     seeds : int
         Independent initial graphs per size (error bars).
-    dt : float
-        Step size (graphon time) for every flow.
-    integrator : str
-        Passed to :func:`~graphonflow.flow.flow`.
+    dt : float, optional
+        Fixed steps: the step size (graphon time) of every flow.  Together with ``rtol``: the
+        first trial step of error control.
+    rtol, atol : float, optional
+        Error control: every flow chooses its own steps so that each accepted step has local
+        error <= atol + rtol |W| entry-wise (atol defaults to 1e-3 rtol, as in
+        :func:`~graphonflow.flow.flow`).  Give ``dt`` or ``rtol``.
+    integrator : str, optional
+        Passed to :func:`~graphonflow.flow.flow`; default ``"ark54"`` with error control (which
+        needs an integrator with an error estimate: ark54, ark43, ark32, dp54, bs32) and
+        ``"prox"`` for fixed steps.
     resolution : int
         Blocks m of the reference flow; it is run at m and 2m, and the 2m run is the reference.
     kind : {"weighted", "simple"}
@@ -240,7 +303,8 @@ def convergence_study(
         Called with a short line after each finished flow.
     curve_times : sequence of float, optional
         Extra times in [0, t1] at which every flow records its energy and projected-gradient
-        norm (no states are kept there), for energy curves.
+        norm (no states are kept there), for energy curves.  Every flow lands on each of them
+        (no interpolation), so under error control dense curve times cost steps.
     keep_states : bool
         Keep the first seed's finite states at ``times`` (``finite_states``), e.g. for
         snapshots; costs len(times) n x n arrays per size.
@@ -253,9 +317,13 @@ def convergence_study(
         ``times``, ``energies``, ``grad_norms`` (curves), ``status``, ``message``, and for
         finite flows ``n``, ``seed``, ``lower``, ``upper``, ``delta2_upper``.  Use it to
         checkpoint a long study so that finished work survives an interruption.
+    check_integration : bool
+        Also run the m-block reference once more, integrated more accurately -- at rtol/10 and
+        atol/10 under error control, with step dt/2 for fixed steps -- and report
+        ``integration_cut_gap``: a certified upper bound on how far the time integration moves
+        the reference, in the norm of the brackets.
     check_time_step : bool
-        Also run the m-block reference with step dt/2 (one more flow at m blocks) and report
-        ``time_step_cut_gap``: how far the time discretisation moves the reference.
+        The older name of ``check_integration``.
 
     Returns
     -------
@@ -266,11 +334,11 @@ def convergence_study(
     >>> from graphonflow import HomDensity, EdgeDensity
     >>> from graphonflow.graphons import mean_xy
     >>> s = convergence_study(HomDensity("K3") - EdgeDensity(), mean_xy(), [20, 40], 0.5,
-    ...                       dt=0.05, resolution=16, rng=1)
-    >>> s.upper.shape
-    (2, 1, 3)
-    >>> bool(np.all(s.lower <= s.upper))
-    True
+    ...                       rtol=1e-6, resolution=16, rng=1, check_integration=True)
+    >>> s.upper.shape, s.integrator, s.integration_check
+    ((2, 1, 3), 'ark54', 'rtol=1e-06, atol=1e-09 vs rtol/10, atol/10 (ark54)')
+    >>> bool(np.all(s.lower <= s.upper)), bool(np.all(s.integration_cut_gap < 1e-6))
+    (True, True)
 
     References
     ----------
@@ -293,6 +361,38 @@ def convergence_study(
         raise ValueError(f"times must lie in [0, t1] = [0, {t1}]")
     if kind not in ("weighted", "simple"):
         raise ValueError(f"kind must be 'weighted' or 'simple', got {kind!r}")
+    # ---- how the flows are integrated: error control (rtol/atol) or fixed steps (dt)
+    if atol is not None and rtol is None:
+        raise ValueError("atol needs rtol: give rtol= (and optionally atol=) for error control, or dt= for fixed steps")
+    error_control = rtol is not None
+    if not error_control and dt is None:
+        raise ValueError("give a fixed step dt= or a tolerance rtol= (error control)")
+    if dt is not None:
+        dt = float(dt)
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be positive and finite, got {dt}")
+    integ = get_integrator(("ark54" if error_control else "prox") if integrator is None else integrator)
+    # a registered name builds a fresh integrator for every flow; an Integrator object is passed on
+    integ_arg = integ.name if integrator is None or isinstance(integrator, str) else integrator
+    check = bool(check_integration or check_time_step)
+    if error_control:
+        if not integ.has_error_estimate:
+            raise ValueError(
+                f"integrator {integ.name!r} gives no error estimate, so it cannot run under error control "
+                "(rtol); use 'ark54' (the default), 'ark43', 'ark32', 'dp54' or 'bs32', or a fixed dt")
+        ctrl = PIDController(rtol, atol)  # validates the tolerances
+        rtol, atol = ctrl.rtol, ctrl.atol  # atol as used (1e-3 rtol unless given)
+        if check:
+            PIDController(rtol / 10, atol / 10)  # the tighter run must be possible too
+        how = dict(rtol=rtol, atol=atol, dt=dt)
+        check_how = dict(rtol=rtol / 10, atol=atol / 10, dt=dt)
+        check_text = f"rtol={rtol:g}, atol={atol:g} vs rtol/10, atol/10 ({integ.name})"
+        check_label = "tol/10"
+    else:
+        how = dict(dt=dt)
+        check_how = dict(dt=dt / 2)
+        check_text = f"dt={dt:g} vs dt/2 ({integ.name})"
+        check_label = "dt/2"
     if curve_times is None:
         ctimes = np.union1d(times, [t1])  # the flow always saves its final state
     else:
@@ -300,14 +400,13 @@ def convergence_study(
         if ct.size and (not np.all(np.isfinite(ct)) or ct.min() < 0 or ct.max() > t1):
             raise ValueError(f"curve_times must lie in [0, t1] = [0, {t1}]")
         ctimes = np.union1d(np.union1d(times, ct), [t1])
-    # the flow always saves t = 0, so the list of save times starts there
-    ctimes = np.union1d(ctimes, [0.0])
     # merge times closer than the flow's landing tolerance, keeping the measured ones
+    t_tol = 1e-9 * max(t1, 1.0)
     keep = [ctimes[0]]
     for t in ctimes[1:]:
-        if t - keep[-1] > 1e-9 * max(t1, 1.0):
+        if t - keep[-1] > t_tol:
             keep.append(t)
-        elif np.any(np.abs(times - t) <= 1e-9 * max(t1, 1.0)):
+        elif np.any(np.abs(times - t) <= t_tol):
             keep[-1] = t
     ctimes = np.asarray(keep)
     measured = [int(np.argmin(np.abs(ctimes - t))) for t in times]
@@ -320,64 +419,83 @@ def convergence_study(
     report = progress or (lambda s: None)
     checkpoint = on_flow or (lambda label, data: None)
 
-    def run(B0, label, step=dt):
+    def slot(t):
+        """The index of saved time t in ctimes, or None (the always-saved t = 0 of a flow whose
+        save times do not include it)."""
+        j = int(np.argmin(np.abs(ctimes - t)))
+        return j if abs(ctimes[j] - t) <= t_tol else None
+
+    def run(B0, label, kw=how):
         bar = flow_progress(label) if flow_progress is not None else None
-        counter = iter(range(len(ctimes)))
 
         def keep_measured(t, B):  # states only at the measured times, curves everywhere
-            i = next(counter)
-            return np.array(B, dtype=np.float64) if i in measured_set else None
+            return np.array(B, dtype=np.float64) if slot(t) in measured_set else None
 
         try:
-            r = flow(F, B0, t1=t1, dt=step, integrator=integrator, box=box, save_at=ctimes,
-                     save_fn=keep_measured, progress=bar)
+            r = flow(F, B0, t1=t1, integrator=integ_arg, box=box, save_at=ctimes,
+                     save_fn=keep_measured, progress=bar, **kw)
         finally:
             if bar is not None and hasattr(bar, "close"):
                 bar.close()
         if not r.success:
             raise RuntimeError(f"a flow in the convergence study ({label}) failed: {r.message}")
-        if len(r.times) != len(ctimes):
-            raise RuntimeError(f"{label}: expected {len(ctimes)} saved times, got {len(r.times)}")
-        states = [r.states[i] for i in measured]
-        return r, states, np.asarray([r.energies[i] for i in measured])
+        # the saved times, by time: t = 0 is always saved, whether or not ctimes holds it
+        rows = {}
+        for i, t in enumerate(r.times):
+            j = slot(t)
+            if j is not None:
+                rows.setdefault(j, i)
+        missing = [float(ctimes[j]) for j in range(len(ctimes)) if j not in rows]
+        if missing:
+            raise RuntimeError(f"{label}: the flow did not save at t = {', '.join(f'{t:g}' for t in missing)}")
+        idx = [rows[j] for j in range(len(ctimes))]
+        return dict(
+            flow=r, states=[r.states[rows[j]] for j in measured],
+            times=np.asarray(r.times)[idx], energies=np.asarray(r.energies)[idx],
+            grad_norms=np.asarray(r.grad_norms)[idx],
+        )
+
+    def checkpoint_data(o, **extra):
+        r = o["flow"]
+        return {"times": o["times"], "energies": o["energies"], "grad_norms": o["grad_norms"],
+                "status": r.status, "message": r.message, **extra}
 
     statuses = []
     messages = []
     refs = []
-    ref_energy = None
     ref_curves = None
     starts = []
+    controller = ""
     for m in (int(resolution), 2 * int(resolution)):
         S0 = W0 if (isinstance(W0, StepGraphon) and W0.m == m) else block_average(W0, m)
         starts.append(S0)
         label = f"reference m={m}"
-        r, states, en = run(S0, label)
+        o = run(S0, label)
+        r = o["flow"]
+        controller = controller or r.controller
         statuses.append(r.status)
         messages.append(r.message)
-        refs.append([StepGraphon(np.asarray(B, dtype=np.float64), S0.widths) for B in states])
-        ref_energy = en
-        ref_curves = (r.energies, r.grad_norms)
-        checkpoint(label, {"times": r.times, "energies": r.energies, "grad_norms": r.grad_norms,
-                           "status": r.status, "message": r.message, "blocks": m})
+        refs.append([StepGraphon(np.asarray(B, dtype=np.float64), S0.widths) for B in o["states"]])
+        ref_curves = (o["energies"], o["grad_norms"])
+        checkpoint(label, checkpoint_data(o, blocks=m))
         report(f"reference flow on {m} blocks: {r.message}")
     gap = np.asarray([l2_distance(a, b) for a, b in zip(refs[0], refs[1])])
     cut_gap = np.asarray([cut_norm(a, b, rng=np.random.default_rng([base, 3, k])).upper
                           for k, (a, b) in enumerate(zip(refs[0], refs[1]))])
     reference = tuple(refs[1])
-    dt_gap = None
-    if check_time_step:  # the m-block reference again with half the step, on the same landing times
+    int_gap = None
+    if check:  # the m-block reference again, integrated more accurately, on the same landing times
         S0 = starts[0]
-        label = f"reference m={S0.m} dt/2"
-        r, states, _ = run(S0, label, step=dt / 2)
-        checkpoint(label, {"times": r.times, "energies": r.energies, "grad_norms": r.grad_norms,
-                           "status": r.status, "message": r.message, "blocks": S0.m})
-        dt_gap = np.asarray([
+        label = f"reference m={S0.m} {check_label}"
+        o = run(S0, label, kw=check_how)
+        checkpoint(label, checkpoint_data(o, blocks=S0.m))
+        int_gap = np.asarray([
             cut_norm(a, StepGraphon(np.asarray(B, dtype=np.float64), S0.widths),
                      rng=np.random.default_rng([base, 4, k])).upper
-            for k, (a, B) in enumerate(zip(refs[0], states))
+            for k, (a, B) in enumerate(zip(refs[0], o["states"]))
         ])
-        report(f"time-step check (dt vs dt/2 at {S0.m} blocks): cut-norm gap <= "
-               f"{', '.join(f'{g:.2g}' for g in dt_gap)}")
+        report(f"integration check ({check_text} at {S0.m} blocks): {o['flow'].message}; cut-norm gap <= "
+               f"{', '.join(f'{g:.2g}' for g in int_gap)}")
 
     shape = (len(ns), int(seeds), len(times))
     lower = np.zeros(shape)
@@ -394,24 +512,24 @@ def convergence_study(
                            sort_labels=True)
             label = f"n={n} seed {s}"
             tf = time.perf_counter()
-            r, states, en = run(A0, label)
+            o = run(A0, label)
+            r = o["flow"]
             walls[i, s] = time.perf_counter() - tf
             statuses.append(r.status)
             messages.append(r.message)
-            energies[i, s] = en
-            curve_e[i, s] = r.energies
-            curve_g[i, s] = r.grad_norms
+            energies[i, s] = o["energies"][measured]
+            curve_e[i, s] = o["energies"]
+            curve_g[i, s] = o["grad_norms"]
             if keep_states and s == 0:
-                kept[int(n)] = tuple(states)
-            for k, B in enumerate(states):
+                kept[int(n)] = tuple(o["states"])
+            for k, B in enumerate(o["states"]):
                 res = cut_distance(np.asarray(B, dtype=np.float64), reference[k],
                                    rng=np.random.default_rng([base, 2, int(n), s, k]), **cut_options)
                 lower[i, s, k] = res.lower
                 upper[i, s, k] = res.upper
                 d2[i, s, k] = res.delta2_upper
-            checkpoint(label, {"n": int(n), "seed": s, "times": r.times, "energies": r.energies,
-                               "grad_norms": r.grad_norms, "status": r.status, "message": r.message,
-                               "lower": lower[i, s], "upper": upper[i, s], "delta2_upper": d2[i, s]})
+            checkpoint(label, checkpoint_data(o, n=int(n), seed=s, lower=lower[i, s], upper=upper[i, s],
+                                              delta2_upper=d2[i, s]))
             report(f"n={n} seed {s}: {r.message}; final bracket [{lower[i, s, -1]:.3g}, {upper[i, s, -1]:.3g}]")
     rate = np.full(len(times), np.nan)
     err = np.full(len(times), np.nan)
@@ -431,7 +549,7 @@ def convergence_study(
         resolution_gap=gap,
         reference=reference,
         energies=energies,
-        reference_energies=ref_energy,
+        reference_energies=np.asarray(ref_curves[0])[measured],
         statuses=tuple(statuses),
         wall_time=time.perf_counter() - t_start,
         resolution_cut_gap=cut_gap,
@@ -443,5 +561,11 @@ def convergence_study(
         reference_curve_energies=np.asarray(ref_curves[0]),
         reference_curve_grad_norms=np.asarray(ref_curves[1]),
         finite_states=kept if keep_states else None,
-        time_step_cut_gap=dt_gap,
+        integration_cut_gap=int_gap,
+        integration_check=check_text if check else "",
+        integrator=integ.name,
+        rtol=rtol if error_control else None,
+        atol=atol if error_control else None,
+        dt=dt,
+        controller=controller,
     )

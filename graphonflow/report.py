@@ -213,6 +213,15 @@ def _initial_text(init):
     return text + (f", clipped by {init['clip']:g}" if init.get("clip", 0) > 0 else "")
 
 
+def _integrator_html(cfg):
+    """The sentence that says how the flows were integrated."""
+    if cfg.error_control:
+        return (f"Integrator <code>{html.escape(cfg.method)}</code> under error control: every flow chooses its "
+                f"own steps (a PI controller on the embedded error estimate) so that each step's local error "
+                f"is at most atol + rtol&middot;|W| entry-wise, with rtol = {cfg.rtol:g} and atol = {cfg.atol:g}")
+    return f"Integrator <code>{html.escape(cfg.method)}</code>, fixed step dt = {cfg.dt:g}"
+
+
 def _rate_cell(r, se):
     """'r ± se', 'r' (too few sizes for an error) or 'n/a' (no fit: fewer than two sizes above rounding)."""
     if r is None or not math.isfinite(r):
@@ -241,27 +250,40 @@ def write_html(d, cfg, studies, summary):
         f"from the block average of W<sub>0</sub> on {2 * cfg.resolution} blocks; the <b>finite flows</b> "
         f"start from W-random {_sampled(cfg)} on n = {', '.join(map(str, cfg.ns))} vertices "
         f"({cfg.seeds} seed{'s' if cfg.seeds > 1 else ''} each, sorted latent positions). "
-        f"Integrator <code>{e(cfg.method)}</code>, step dt = {cfg.dt:g}, up to t<sub>1</sub> = {cfg.t1:g}.</p>",
+        f"{_integrator_html(cfg)}, up to t<sub>1</sub> = {cfg.t1:g}.</p>",
         f"<p class='note'>Initial graphon: <code>{e(_initial_text(cfg.initial))}</code>. "
         f"Total wall time {summary['wall_time']:.1f} s. Re-run with "
         "<code>graphonflow run config.toml</code>, with the <code>config.toml</code> saved next to this "
         "report.</p>",
     ]
     for i, s in enumerate(studies):
-        gap = s.time_step_cut_gap
+        gap = s.integration_cut_gap
         fs = summary["functionals"][i]
+        if s.error_control:
+            again = (f"at a ten times tighter tolerance (rtol = {s.rtol / 10:g}, atol = {s.atol / 10:g} "
+                     f"instead of {s.rtol:g} and {s.atol:g})")
+            gap_row = "cut gap tol vs tol/10"
+        else:
+            again = f"with half the step (dt = {s.dt / 2:g} instead of {s.dt:g})"
+            gap_row = "cut gap dt vs dt/2"
         parts.append(f"<h2>{e(cfg.functionals[i][0])}</h2>")
         parts.append("<h3>Is the limit resolved?</h3><p>The reference flow was run at "
-                     f"{cfg.resolution} and {2 * cfg.resolution} blocks and, at {cfg.resolution} blocks, with "
-                     "steps dt and dt/2. The table gives certified upper bounds on the cut norm of the "
+                     f"{cfg.resolution} and {2 * cfg.resolution} blocks and, at {cfg.resolution} blocks, once "
+                     f"more {again}. The table gives certified upper bounds on the cut norm of the "
                      "differences (and the L2 difference of the two resolutions). They should be small "
-                     "next to the distances measured below.</p>")
+                     "next to the distances measured below; the last row divides the integration gap by the "
+                     "smallest distance shown at that time (&ndash; where that distance is at rounding "
+                     "level, below 10<sup>&minus;12</sup>).</p>")
         parts.append("<table><tr><th>t</th>" + "".join(f"<td>{t:g}</td>" for t in s.times) + "</tr>")
         parts.append("<tr><th>cut gap m vs 2m</th>" + "".join(f"<td>{_fmt(g)}</td>" for g in s.resolution_cut_gap)
                      + "</tr>")
         parts.append("<tr><th>L2 gap m vs 2m</th>" + "".join(f"<td>{_fmt(g)}</td>" for g in s.resolution_gap)
                      + "</tr>")
-        parts.append("<tr><th>cut gap dt vs dt/2</th>" + "".join(f"<td>{_fmt(g)}</td>" for g in gap) + "</tr></table>")
+        parts.append(f"<tr><th>{gap_row}</th>" + "".join(f"<td>{_fmt(g)}</td>" for g in gap) + "</tr>")
+        ratio = fs.get("integration_gap_over_smallest_distance")
+        ratio = [None] * len(gap) if ratio is None else [None if x is None else float(x) for x in ratio]
+        parts.append("<tr><th>&hellip; / smallest distance</th>"
+                     + "".join(f"<td>{_fmt(x, '.2g')}</td>" for x in ratio) + "</tr></table>")
         parts.append("<h3>Snapshots</h3><p>The limit flow (top) and the largest finite flow (bottom) at "
                      "the measured times; vertices of the finite graph are ordered by their latent positions.</p>")
         parts.append(_img(d, files[f"snapshots_f{i}"], f"snapshots of {cfg.functionals[i][0]}"))

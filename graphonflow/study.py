@@ -6,7 +6,8 @@ list of graph sizes, and for each functional
 1. runs the reference graphon flow from the block average of W_0 at ``resolution`` and
    ``2 * resolution`` blocks (the finer run is the reference; the two are compared in L2 and
    in cut norm at every measured time, so the reader sees the reference is resolved), and
-   once more at half the step size (the time-step check);
+   once more integrated more accurately (the integration check): at a ten times tighter
+   tolerance under error control, with half the step for fixed steps;
 2. for each n and seed samples a W-random initial graph from W_0 (sorted latent positions)
    and runs its flow at the time scale n^2;
 3. brackets the cut distance between each finite flow and the reference at the measured
@@ -47,9 +48,12 @@ prints the default file)::
     # file = "W0.npy"               # .npy / .npz matrix, GraphML or an edge list
     clip = 0.0                      # if > 0, clip W_0 into [lo + clip, hi - clip]
 
-    [integrator]
-    method = "prox"                 # euler, prox, heun
-    dt = 0.5                        # step in graphon time
+    [integrator]                    # error control (rtol, atol) or fixed steps (dt), not both
+    method = "ark54"                # with rtol: ark54, ark43, ark32, dp54, bs32
+    rtol = 1e-3                     # error control: local error <= atol + rtol |W| per entry
+    atol = 1e-3                     # (default 1e-3 rtol)
+    # dt = 0.5                      # fixed steps instead (method euler, prox, heun or any
+                                    # of the above; default "prox")
 
     [reference]
     resolution = 256                # blocks m (the reference runs at m and 2m)
@@ -74,6 +78,7 @@ continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import json
 import math
@@ -88,8 +93,8 @@ from pathlib import Path
 import numpy as np
 
 from . import graphons as _lib
-from .convergence import ConvergenceStudy, convergence_study
-from .flow import INTEGRATORS, flow
+from .convergence import RATE_FLOOR, ConvergenceStudy, convergence_study
+from .flow import INTEGRATORS, flow, get_integrator
 from .functionals import EdgeDensity, Entropy, Functional, HomDensity, RateFunction
 from .graphons import Graphon, block_average
 from .patterns import as_pattern
@@ -125,9 +130,14 @@ terms = [{ term = "hom", pattern = "C5", coef = 1.0 }, { term = "entropy", coef 
 graphon = "ring"
 params = { kappa = 4.0, p = 0.9 }
 
+# Error control: every flow picks its own steps so that each step's local error is at most
+# atol + rtol |W| per entry.  The study checks the choice: it reruns the reference at rtol/10,
+# atol/10 and reports the certified cut-norm gap (summary.json, report.html).  For fixed steps
+# write dt = 0.5 instead of rtol and atol (method "prox").
 [integrator]
-method = "prox"
-dt = 0.5
+method = "ark54"
+rtol = 1e-3
+atol = 1e-3
 
 [reference]
 resolution = 256
@@ -218,7 +228,7 @@ class StudyConfig:
     initial: dict
     box: tuple
     method: str
-    dt: float
+    dt: float  # the fixed step, or None under error control
     resolution: int
     ns: tuple
     seeds: int
@@ -228,7 +238,27 @@ class StudyConfig:
     gif_frames: int
     finite_snapshots: bool
     report: bool
+    rtol: float = None  # error control: the tolerances (None for fixed steps)
+    atol: float = None
     base_dir: str = field(default=".", compare=False)
+
+    @property
+    def error_control(self) -> bool:
+        """True when the flows choose their steps by error control (``rtol``), False for fixed ``dt``."""
+        return self.rtol is not None
+
+    def flow_options(self) -> dict:
+        """The keywords that say how every flow of the study is integrated (for
+        :func:`~graphonflow.flow.flow` and :func:`~graphonflow.convergence.convergence_study`)."""
+        if self.error_control:
+            return {"integrator": self.method, "rtol": self.rtol, "atol": self.atol}
+        return {"integrator": self.method, "dt": self.dt}
+
+    def integrator_text(self) -> str:
+        """One line for humans, e.g. ``"ark54, error control rtol=1e-06, atol=0.0001"``."""
+        if self.error_control:
+            return f"{self.method}, error control rtol={self.rtol:g}, atol={self.atol:g}"
+        return f"{self.method}, fixed step dt={self.dt:g}"
 
     def functional(self, i: int) -> Functional:
         """The i-th functional as a :class:`~graphonflow.functionals.Functional`."""
@@ -253,7 +283,8 @@ class StudyConfig:
             "functionals": [{"label": lab, "terms": [dict(t) for t in terms]} for lab, terms in self.functionals],
             "initial": self._initial_abs(),
             "box": list(self.box),
-            "integrator": {"method": self.method, "dt": self.dt},
+            "integrator": ({"method": self.method, "rtol": self.rtol, "atol": self.atol} if self.error_control
+                           else {"method": self.method, "dt": self.dt}),
             "reference": {"resolution": self.resolution},
             "finite": {"ns": list(self.ns), "seeds": self.seeds, "kind": self.kind, "seed": self.seed},
             "save": {
@@ -426,12 +457,8 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
     if 2 * init["clip"] >= hi - lo:
         _fail("initial.clip", f"must be below half the box width ({(hi - lo) / 2:g})")
 
-    integ = _table(data, "integrator", ("method", "dt"))
-    method = _choice(integ.get("method", d["integrator"]["method"]), "integrator.method", INTEGRATORS)
-    dt = _number(integ.get("dt", d["integrator"]["dt"] if "t1" not in data else t1 / 200), "integrator.dt",
-                 positive=True)
-    if dt > t1:
-        _fail("integrator.dt", f"must not exceed t1 = {t1:g}, got {dt:g}")
+    method, dt, rtol, atol = _parse_integrator(_table(data, "integrator", ("method", "dt", "rtol", "atol")),
+                                              d["integrator"], t1)
 
     ref = _table(data, "reference", ("resolution",))
     resolution = _number(ref.get("resolution", d["reference"]["resolution"]), "reference.resolution",
@@ -467,8 +494,58 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
         title=title, t1=t1, times=tuple(times), functionals=tuple(parsed), initial=init, box=(lo, hi),
         method=method, dt=dt, resolution=resolution, ns=tuple(ns), seeds=seeds, kind=kind, seed=seed,
         curve_points=curve_points, gif_frames=gif_frames, finite_snapshots=flags["finite_snapshots"],
-        report=flags["report"], base_dir=str(base_dir),
+        report=flags["report"], rtol=rtol, atol=atol, base_dir=str(base_dir),
     )
+
+
+#: the integrators with an embedded error estimate (the ones error control can drive), the
+#: default first
+ERROR_CONTROLLED = tuple(sorted((m for m in INTEGRATORS if get_integrator(m).has_error_estimate),
+                                key=lambda m: (m != "ark54", not m.startswith("ark"), -get_integrator(m).order)))
+
+
+def _parse_integrator(integ, default, t1):
+    """(method, dt, rtol, atol) from the [integrator] table.
+
+    The table is read as a whole: if it names a step (dt) or a tolerance (rtol, atol), the
+    built-in study's step settings are not mixed in.  ``rtol`` (with ``atol``, default 1e-3 rtol)
+    means error control, default method ark54; ``dt`` means fixed steps, default method prox;
+    the two are exclusive.  With neither, a method with an error estimate runs under the
+    built-in tolerances and one without at dt = t1/200.
+    """
+    if "dt" in integ and ("rtol" in integ or "atol" in integ):
+        _fail("integrator.dt", "give dt (fixed steps) or rtol/atol (error control, where the controller "
+                               "chooses every step), not both")
+    if "atol" in integ and "rtol" not in integ:
+        _fail("integrator.atol", "only with rtol (error control); for fixed steps give dt")
+    if "method" in integ:
+        method = _choice(integ["method"], "integrator.method", INTEGRATORS)
+    elif "dt" in integ:
+        method = "prox"
+    elif "rtol" in integ:
+        method = default["method"] if default["method"] in ERROR_CONTROLLED else "ark54"
+    else:
+        method = default["method"]
+    if "rtol" in integ:
+        rtol, atol = integ["rtol"], integ.get("atol")
+    elif "dt" not in integ and method in ERROR_CONTROLLED and "rtol" in default:
+        rtol, atol = default["rtol"], default.get("atol")
+    else:
+        rtol = atol = None
+    if rtol is not None:
+        rtol = _number(rtol, "integrator.rtol", positive=True)
+        if not 1e-12 <= rtol < 1:
+            _fail("integrator.rtol", f"must lie in [1e-12, 1) (the integration check runs at rtol/10), got {rtol:g}")
+        atol = 1e-3 * rtol if atol is None else _number(atol, "integrator.atol", nonneg=True)
+        if method not in ERROR_CONTROLLED:
+            _fail("integrator.method", f"{method!r} gives no error estimate, so it cannot run under error control "
+                                       f"(integrator.rtol); with rtol use one of "
+                                       f"{', '.join(repr(m) for m in ERROR_CONTROLLED)}, or give dt instead of rtol")
+        return method, None, rtol, atol
+    dt = _number(integ.get("dt", t1 / 200), "integrator.dt", positive=True)
+    if dt > t1:
+        _fail("integrator.dt", f"must not exceed t1 = {t1:g}, got {dt:g}")
+    return method, dt, None, None
 
 
 def _initial_values(W, m=256):
@@ -502,11 +579,13 @@ def _check_start(parsed, init, box, method, kind, base_dir):
     if local and (vmin <= 0 or vmax >= 1):
         _fail("initial.clip", f"entropy and rate terms need W_0 strictly inside (0, 1), but it takes values in "
                               f"[{vmin:.4g}, {vmax:.4g}]; set for example clip = 1e-6 in [initial]")
-    if method == "prox":
+    if get_integrator(method).implicit_local:
         for i, (_, terms) in enumerate(parsed):
             if not _build_functional(terms).split().local.convex:
-                _fail("integrator.method", f"'prox' needs a non-negative total entropy/rate coefficient, and "
-                                           f"functionals[{i}] has a negative one; use 'euler' or 'heun'")
+                _fail("integrator.method", f"{method!r} treats the entropy/rate terms implicitly and needs a "
+                                           f"non-negative total coefficient, and functionals[{i}] has a negative "
+                                           "one; use 'euler' or 'heun' (fixed steps, dt) or 'bs32' or 'dp54' "
+                                           "(error control, rtol)")
 
 
 def _toml_value(v):
@@ -571,8 +650,9 @@ class StudyResult:
         The output directory (complete).
     config : StudyConfig
     studies : tuple of ConvergenceStudy
-        One per functional, in the configuration's order (``time_step_cut_gap`` holds the
-        certified dt-versus-dt/2 check of each reference).
+        One per functional, in the configuration's order (``integration_cut_gap`` holds the
+        certified integration check of each reference: tol versus tol/10 under error control,
+        dt versus dt/2 for fixed steps; ``integration_check`` says which).
     summary : dict
         The contents of ``summary.json``.
     wall_time : float
@@ -633,6 +713,8 @@ def _versions():
 
 
 def _jsonable(x):
+    if isinstance(x, enum.Enum):  # flow statuses (a str enum) become their plain values
+        return _jsonable(x.value)
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -645,6 +727,14 @@ def _jsonable(x):
     if isinstance(x, np.integer):
         return int(x)
     return x
+
+
+def _gap_ratio(gap, upper):
+    """gap[k] / min over n of the seed-mean upper bound at time k: NaN where that distance is at
+    rounding level (<= RATE_FLOOR, not data, as in the rate fit)."""
+    smallest = np.asarray(upper).mean(axis=1).min(axis=0)
+    ok = smallest > RATE_FLOOR
+    return np.where(ok, np.asarray(gap) / np.where(ok, smallest, 1.0), np.nan)
 
 
 def _gif_times(t1, frames):
@@ -780,16 +870,17 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
                 ckpt.flush()
 
             study = convergence_study(
-                F, W0, list(cfg.ns), cfg.t1, times=times, seeds=cfg.seeds, dt=cfg.dt, integrator=cfg.method,
+                F, W0, list(cfg.ns), cfg.t1, times=times, seeds=cfg.seeds, **cfg.flow_options(),
                 resolution=cfg.resolution, kind=cfg.kind, rng=gen, box=cfg.box, curve_times=curve,
                 keep_states=cfg.finite_snapshots or cfg.report, flow_progress=prog.bar, on_flow=on_flow,
-                progress=lambda s: prog.line(f"    {s}"), check_time_step=True,
+                progress=lambda s: prog.line(f"    {s}"), check_integration=True,
             )
-            gap = study.time_step_cut_gap
+            gap = study.integration_cut_gap
+            gap_key = "tolerance_gap" if study.error_control else "time_step_gap"
             fr = None
             if cfg.gif_frames:  # animation frames from a run of their own (coarsened for size)
                 ft = _gif_times(cfg.t1, cfg.gif_frames)
-                r = flow(F, block_average(W0, cfg.resolution), t1=cfg.t1, dt=cfg.dt, integrator=cfg.method,
+                r = flow(F, block_average(W0, cfg.resolution), t1=cfg.t1, **cfg.flow_options(),
                          box=cfg.box, save_at=ft,
                          save_fn=lambda t, B: _coarse(B))
                 if not r.success:
@@ -803,7 +894,7 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
                 p + "times": study.times, p + "ns": study.ns, p + "lower": study.lower, p + "upper": study.upper,
                 p + "delta2_upper": study.delta2_upper, p + "rate": study.rate, p + "rate_stderr": study.rate_stderr,
                 p + "resolution_gap": study.resolution_gap, p + "resolution_cut_gap": study.resolution_cut_gap,
-                p + "time_step_gap": gap, p + "curve_times": study.curve_times,
+                p + "integration_gap": gap, p + gap_key: gap, p + "curve_times": study.curve_times,
                 p + "curve_energies": study.curve_energies, p + "curve_grad_norms": study.curve_grad_norms,
                 p + "reference_curve_energies": study.reference_curve_energies,
                 p + "reference_curve_grad_norms": study.reference_curve_grad_norms,
@@ -828,7 +919,12 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
                 "delta2_upper_mean": study.delta2_upper.mean(axis=1),
                 "rate": study.rate, "rate_stderr": study.rate_stderr,
                 "resolution_gap_l2": study.resolution_gap, "resolution_gap_cut": study.resolution_cut_gap,
-                "time_step_gap_cut": gap,
+                "integrator": cfg.integrator_text(), "controller": study.controller,
+                "integration_check": study.integration_check,
+                "integration_gap_cut": gap, gap_key + "_cut": gap,
+                # the gap against the smallest distance the report shows at each time (mean upper
+                # bound over seeds, smallest over n): it should be well below 1
+                "integration_gap_over_smallest_distance": _gap_ratio(gap, study.upper),
                 "flow_wall_times": {str(n): study.flow_wall_times[k] for k, n in enumerate(study.ns)},
                 "wall_time": study_wall,
             })

@@ -80,3 +80,28 @@ def test_installed_command_and_lazy_matplotlib():
     code = "import sys, graphonflow; print('matplotlib' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.strip() == "False"
+
+
+def test_run_config_errors_name_the_integrator_keys(tmp_path, capsys):
+    """Error control needs an integrator with an error estimate, and dt and rtol exclude each
+    other: both stop `graphonflow run` before any work, naming the key."""
+    for table, key, msg in [
+        ('method = "prox"\nrtol = 1e-6', "integrator.method", "'prox' gives no error estimate"),
+        ('method = "ark54"\nrtol = 1e-6\ndt = 0.1', "integrator.dt", "not both"),
+    ]:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f"t1 = 1.0\n[integrator]\n{table}\n")
+        with pytest.raises(SystemExit) as exc:
+            main(["run", str(cfg), "--out", str(tmp_path / "never")])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"'{key}'" in err and msg in err and "c.toml" in err
+        assert not (tmp_path / "never").exists()
+
+
+def test_print_config_uses_error_control(capsys):
+    from graphonflow.study import tomllib
+
+    assert main(["run", "--print-config"]) == 0
+    integ = tomllib.loads(capsys.readouterr().out)["integrator"]
+    assert integ == {"method": "ark54", "rtol": 1e-3, "atol": 1e-3}

@@ -89,3 +89,65 @@ def test_same_seed_same_samples_whatever_the_functional():
     again = convergence_study(HomDensity("C5"), ring(4.0, 0.9), [12, 24], 0.5, **kw)
     np.testing.assert_array_equal(again.upper, a.upper)
     np.testing.assert_array_equal(again.lower, a.lower)
+
+
+def test_error_control_and_the_tolerance_check():
+    """rtol instead of dt: every flow picks its own steps, and the m-block reference rerun at
+    rtol/10, atol/10 bounds the integration error far below the distances measured."""
+    F = HomDensity("K3") - EdgeDensity() + 0.1 * Entropy()
+    s = convergence_study(F, mean_xy(), [16, 32, 64], 0.4, times=[0.0, 0.2, 0.4], rtol=1e-6, resolution=16,
+                          seeds=2, rng=7, check_integration=True)
+    assert s.error_control and s.integrator == "ark54" and (s.rtol, s.atol, s.dt) == (1e-6, 1e-9, None)
+    assert s.controller == "PIDController(rtol=1e-06, atol=1e-09, norm='max')"
+    assert s.integration_check == "rtol=1e-06, atol=1e-09 vs rtol/10, atol/10 (ark54)"
+    gap = s.tolerance_cut_gap
+    assert gap is s.integration_cut_gap and s.time_step_cut_gap is None
+    assert gap.shape == (3,) and gap[0] == 0.0 and np.all(gap[1:] > 0)
+    smallest = s.upper.mean(axis=1).min(axis=0)
+    assert np.all(gap < 1e-3 * smallest), (gap, smallest)  # about 1e-9 next to distances of 1e-2
+    assert np.all(gap < 1e-8)
+    assert all(st == "t1" for st in s.statuses) and len(s.statuses) == 2 + 3 * 2
+    assert "tol/10" in s.table() and "integration check: rtol=1e-06" in s.table()
+    # a fixed-step study of the same flows: first order, so at dt = 0.01 its dt/2 check is orders
+    # of magnitude above the tolerance check
+    f = convergence_study(F, mean_xy(), [16, 32, 64], 0.4, times=[0.0, 0.2, 0.4], dt=0.01, resolution=16,
+                          seeds=2, rng=7, check_time_step=True)
+    assert not f.error_control and f.integrator == "prox" and f.rtol is None and f.dt == 0.01
+    assert f.integration_check == "dt=0.01 vs dt/2 (prox)" and f.tolerance_cut_gap is None
+    assert f.time_step_cut_gap is f.integration_cut_gap and f.time_step_cut_gap[0] == 0.0
+    assert np.all(f.time_step_cut_gap[1:] > 1e3 * gap[1:])
+    np.testing.assert_array_equal(f.upper[:, :, 0], s.upper[:, :, 0])  # same samples, same t = 0
+
+
+def test_save_times_without_zero():
+    """Regression: a flow always saves t = 0; with measured and curve times that do not start at
+    0 the study counted saves and took the t = 0 state for the first measured time."""
+    from graphonflow import flow
+    from graphonflow.graphons import block_average
+
+    F = HomDensity("K3") - EdgeDensity()
+    for kw in (dict(rtol=1e-7), dict(dt=0.05)):
+        s = convergence_study(F, mean_xy(), [10, 20], 0.5, times=[0.2, 0.5], curve_times=[0.1, 0.3], resolution=8,
+                              rng=3, **kw)
+        np.testing.assert_allclose(s.curve_times, [0.1, 0.2, 0.3, 0.5])
+        r = flow(F, block_average(mean_xy(), 16), t1=0.5, save_at=s.curve_times, **kw)
+        assert r.times[0] == 0.0 and len(r.times) == len(s.curve_times) + 1  # the extra t = 0
+        np.testing.assert_allclose(s.reference_curve_energies, r.energies[1:], rtol=1e-12)
+        np.testing.assert_allclose(s.reference_energies, r.energies[[2, 4]], rtol=1e-12)
+        np.testing.assert_allclose(s.reference[0].values, r.states[2], rtol=0, atol=1e-14)
+        np.testing.assert_allclose(s.reference[1].values, r.W, rtol=0, atol=1e-14)
+        assert s.upper.shape == (2, 1, 2) and np.all(s.upper > 0)
+
+
+def test_integration_arguments():
+    F = HomDensity("K3")
+    with pytest.raises(ValueError, match="give a fixed step dt= or a tolerance rtol="):
+        convergence_study(F, mean_xy(), [10], 1.0)
+    with pytest.raises(ValueError, match="atol needs rtol"):
+        convergence_study(F, mean_xy(), [10], 1.0, atol=1e-9)
+    with pytest.raises(ValueError, match="'prox' gives no error estimate"):
+        convergence_study(F, mean_xy(), [10], 1.0, rtol=1e-6, integrator="prox")
+    with pytest.raises(ValueError, match="dt must be positive"):
+        convergence_study(F, mean_xy(), [10], 1.0, dt=-0.1)
+    with pytest.raises(ValueError, match="rtol"):
+        convergence_study(F, mean_xy(), [10], 1.0, rtol=-1.0)

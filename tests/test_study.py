@@ -36,8 +36,9 @@ graphon = "ring"
 params = { kappa = 4.0, p = 0.9 }
 
 [integrator]
-method = "prox"
-dt = 0.25
+method = "ark54"
+rtol = 1e-6
+atol = 1e-4
 
 [reference]
 resolution = 48  # the reference must be resolved next to the n = 192 distances
@@ -51,6 +52,9 @@ seed = 7
 curve_points = 9
 gif_frames = 4
 """
+
+
+FIXED = {"method": "prox", "dt": 0.25}  # the [integrator] table of a fixed-step study
 
 
 def small_cfg(**changes):
@@ -81,11 +85,47 @@ def test_default_config_is_the_main_job():
     assert F.value(W) == pytest.approx(0.3**5 + 0.125 * h, rel=1e-12)
 
 
+def test_default_config_uses_error_control():
+    cfg = st.load_config(None)
+    assert cfg.error_control and cfg.method == "ark54" and cfg.dt is None
+    assert cfg.flow_options() == {"integrator": "ark54", "rtol": cfg.rtol, "atol": cfg.atol}
+    assert "dt" not in tomllib.loads(st.DEFAULT_CONFIG)["integrator"]
+
+
 def test_toml_round_trip(tmp_path):
     cfg = st.parse_config(small_cfg())
+    assert (cfg.method, cfg.rtol, cfg.atol, cfg.dt) == ("ark54", 1e-6, 1e-4, None)
     assert st.parse_config(tomllib.loads(st.to_toml(cfg))) == cfg
     default = st.load_config(None)
     assert st.parse_config(tomllib.loads(st.to_toml(default))) == default
+    # rtol alone: atol = 1e-3 rtol (the flow's default), written out explicitly
+    cfg = st.parse_config(small_cfg(integrator={"method": "dp54", "rtol": 1e-7}))
+    assert (cfg.method, cfg.rtol, cfg.atol, cfg.dt) == ("dp54", 1e-7, 1e-10, None)
+    text = st.to_toml(cfg)
+    assert tomllib.loads(text)["integrator"] == {"method": "dp54", "rtol": 1e-7, "atol": 1e-10}
+    assert st.parse_config(tomllib.loads(text)) == cfg
+    (tmp_path / "c.toml").write_text(text)
+    assert st.load_config(tmp_path / "c.toml") == cfg
+    # fixed steps: dt and no tolerances
+    cfg = st.parse_config(small_cfg(integrator=FIXED))
+    assert (cfg.method, cfg.dt, cfg.rtol, cfg.atol, cfg.error_control) == ("prox", 0.25, None, None, False)
+    assert tomllib.loads(st.to_toml(cfg))["integrator"] == FIXED
+    assert st.parse_config(tomllib.loads(st.to_toml(cfg))) == cfg
+
+
+def test_integrator_table_is_read_as_a_whole():
+    """A table that names a step or a tolerance does not mix in the built-in tolerances."""
+    cfg = st.parse_config(small_cfg(integrator={"dt": 0.5}))  # dt alone: fixed steps, prox
+    assert (cfg.method, cfg.dt, cfg.rtol) == ("prox", 0.5, None)
+    cfg = st.parse_config(small_cfg(integrator={"rtol": 1e-5}))  # rtol alone: ark54
+    assert (cfg.method, cfg.rtol, cfg.atol) == ("ark54", 1e-5, 1e-8)
+    default = st.load_config(None)
+    cfg = st.parse_config(small_cfg(integrator={"method": "dp54"}))  # a method alone: the built-in tolerances
+    assert (cfg.method, cfg.rtol, cfg.atol, cfg.dt) == ("dp54", default.rtol, default.atol, None)
+    cfg = st.parse_config(small_cfg(integrator={"method": "heun"}))  # no error estimate: dt = t1/200
+    assert (cfg.method, cfg.dt, cfg.rtol) == ("heun", 4.0 / 200, None)
+    cfg = st.parse_config(small_cfg(integrator={"method": "ark54", "dt": 0.1}))  # fixed steps with ark54
+    assert (cfg.method, cfg.dt, cfg.rtol) == ("ark54", 0.1, None)
 
 
 @pytest.mark.parametrize(
@@ -93,8 +133,18 @@ def test_toml_round_trip(tmp_path):
     [
         ({"t1x": 3}, "t1x", "allowed top-level keys"),
         ({"integrator.method": "rk4"}, "integrator.method", "'euler', 'prox', 'heun'"),
-        ({"integrator.dt": -1.0}, "integrator.dt", "must be > 0"),
-        ({"integrator.order": 2}, "integrator.order", "allowed keys in [integrator]: method, dt"),
+        ({"integrator": {"dt": -1.0}}, "integrator.dt", "must be > 0"),
+        ({"integrator.order": 2}, "integrator.order", "allowed keys in [integrator]: method, dt, rtol, atol"),
+        # error control needs an integrator with an error estimate
+        ({"integrator.method": "prox"}, "integrator.method", "'prox' gives no error estimate"),
+        ({"integrator": {"method": "euler", "rtol": 1e-6}}, "integrator.method", "'ark54', 'ark43', 'ark32', 'dp54', 'bs32'"),
+        ({"integrator.dt": 0.25}, "integrator.dt", "not both"),
+        ({"integrator": {"atol": 1e-6}}, "integrator.atol", "only with rtol"),
+        ({"integrator.rtol": 0.0}, "integrator.rtol", "must be > 0"),
+        ({"integrator.rtol": 1e-14}, "integrator.rtol", "[1e-12, 1)"),
+        ({"integrator.rtol": "tight"}, "integrator.rtol", "must be a number"),
+        ({"integrator.atol": -1e-9}, "integrator.atol", "must be >= 0"),
+        ({"integrator": {"method": "prox", "dt": 5.0}}, "integrator.dt", "must not exceed t1 = 4"),
         ({"times": [0.0, 9.0]}, "times", "[0, t1] = [0, 4]"),
         ({"finite.kind": "dense"}, "finite.kind", "'weighted', 'simple'"),
         ({"finite.ns": [1, 10]}, "finite.ns", ">= 2"),
@@ -152,10 +202,15 @@ def test_starts_the_flows_would_reject_are_config_errors(tmp_path):
     d["functionals"] = hom_only
     with pytest.raises(st.ConfigError, match=r"'finite.kind'.*outside the box"):
         st.parse_config(d)
-    d = small_cfg(**{"integrator.method": "prox"})
-    d["functionals"] = [{"terms": [{"term": "hom", "pattern": "C5"}, {"term": "entropy", "coef": -0.1}]}]
-    with pytest.raises(st.ConfigError, match=r"'integrator.method'.*'euler' or 'heun'"):
-        st.parse_config(d)
+    negative = [{"terms": [{"term": "hom", "pattern": "C5"}, {"term": "entropy", "coef": -0.1}]}]
+    for integ in (FIXED, {"method": "ark54", "rtol": 1e-6}, {}):  # prox, and ark54 (also the default)
+        d = small_cfg(integrator=integ)
+        d["functionals"] = negative
+        with pytest.raises(st.ConfigError, match=r"'integrator.method'.*'euler' or 'heun'.*'dp54'"):
+            st.parse_config(d)
+    d = small_cfg(integrator={"method": "dp54", "rtol": 1e-6})  # explicit: fine
+    d["functionals"] = negative
+    assert st.parse_config(d).method == "dp54"
     for name, A in [("nonsquare", np.full((3, 4), 0.5)), ("asym", np.triu(np.full((4, 4), 0.5))),
                     ("big", np.full((4, 4), 3.0))]:
         np.save(tmp_path / f"{name}.npy", A)
@@ -194,6 +249,13 @@ def test_outputs_are_complete(small_run):
     for f in summary["functionals"]:
         assert f["statuses"] == ["t1"] * (2 + 3 * 2)
         assert len(f["rate"]) == 3 and all(isinstance(r, float) for r in f["rate"])
+        # the tolerance and the tol-vs-tol/10 check are recorded
+        assert f["integrator"] == "ark54, error control rtol=1e-06, atol=0.0001"
+        assert f["controller"].startswith("PIDController(rtol=1e-06, atol=0.0001")
+        assert f["integration_check"] == "rtol=1e-06, atol=0.0001 vs rtol/10, atol/10 (ark54)"
+        assert f["integration_gap_cut"] == f["tolerance_gap_cut"] and "time_step_gap_cut" not in f
+        assert len(f["integration_gap_over_smallest_distance"]) == 3
+    assert summary["config"]["integrator"] == {"method": "ark54", "rtol": 1e-6, "atol": 1e-4}
     # the saved configuration runs the same study
     assert st.load_config(out / "config.toml") == small_run.config
 
@@ -204,9 +266,12 @@ def test_numbers_match_direct_flows(small_run):
     s = small_run.studies[1]
     F = cfg.functional(1)
     S0 = block_average(ring(4.0, 0.9), 2 * cfg.resolution)
-    r = gf.flow(F, S0, t1=cfg.t1, dt=cfg.dt, save_at=cfg.times)
+    # under error control the steps depend on the times landed on: the study's curve times
+    r = gf.flow(F, S0, t1=cfg.t1, rtol=cfg.rtol, atol=cfg.atol, integrator="ark54", save_at=s.curve_times)
+    assert r.controller == s.controller
     assert s.reference_curve_energies[-1] == pytest.approx(r.energy, rel=1e-12)
     np.testing.assert_allclose(s.reference[-1].values, r.W, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(s.reference_curve_energies, r.energies, rtol=1e-12)
     # energies decrease along every flow (a gradient flow), finite ones included
     assert np.all(np.diff(s.reference_curve_energies) <= 1e-15)
     assert np.all(np.diff(s.curve_energies, axis=-1) <= 1e-15)
@@ -217,15 +282,20 @@ def test_numbers_match_direct_flows(small_run):
     assert -1.0 < s.rate[0] < 0.0
     # the m-block and 2m-block references agree far below the t = 0 distances
     assert np.all(s.resolution_cut_gap < 0.5 * s.upper[:, :, 0].min())
-    # the dt vs dt/2 check: the two runs share t = 0, then differ by a small certified amount
+    # the tol vs tol/10 check: the two runs share t = 0, then differ by a small certified amount,
+    # below a tenth of every distance the report shows (the smallest over n of the seed means)
     for st_ in small_run.studies:
-        assert st_.time_step_cut_gap.shape == (3,) and st_.time_step_cut_gap[0] == 0.0
-        assert np.all(st_.time_step_cut_gap[1:] > 0)
+        gap = st_.tolerance_cut_gap
+        assert st_.time_step_cut_gap is None and gap is st_.integration_cut_gap
+        assert gap.shape == (3,) and gap[0] == 0.0 and np.all(gap[1:] > 0)
+        smallest = st_.upper.mean(axis=1).min(axis=0)
+        assert np.all(gap < 0.1 * smallest), (gap, smallest)
     c5 = small_run.studies[0]
-    assert c5.time_step_cut_gap.max() < 0.05 * c5.upper[:, :, -1].min()
+    assert c5.tolerance_cut_gap.max() < 2e-5 and c5.upper[:, :, -1].min() > 1e-3  # 8.8e-6 and 1.1e-2 when written
     traj = np.load(small_run.out / "trajectory.npz")
     np.testing.assert_array_equal(traj["f1_upper"], s.upper)
-    np.testing.assert_array_equal(traj["f1_time_step_gap"], s.time_step_cut_gap)
+    np.testing.assert_array_equal(traj["f1_integration_gap"], s.tolerance_cut_gap)
+    np.testing.assert_array_equal(traj["f1_tolerance_gap"], s.tolerance_cut_gap)
     assert traj["f1_reference_states"].shape == (3, 96, 96)
     assert traj["f1_finite_states_n192"].shape == (3, 192, 192)
     assert traj["f1_frames"].shape[0] == 4
@@ -311,13 +381,19 @@ def test_cli_failure_and_interrupt_name_the_partial_folder(tmp_path, monkeypatch
 def test_report_text_follows_the_config(tmp_path):
     """Regression: the report said "weighted" for simple graphs, and "– ± –" where no rate was fitted."""
     d = small_cfg(**{"finite.kind": "simple", "finite.ns": [10], "finite.seeds": 1, "save.gif_frames": 0,
-                     "t1": 0.5, "times": [0.0, 0.5], "reference.resolution": 4})
+                     "t1": 0.5, "times": [0.0, 0.5], "reference.resolution": 4}, integrator={"dt": 0.05})
     d["functionals"] = [{"terms": [{"term": "hom", "pattern": "K3"}, {"term": "edge", "coef": -1.0}]}]
     res = st.run_study(d, tmp_path / "o", quiet=True)
     html = (res.out / "report.html").read_text()
     assert "W-random simple graphs" in html and "weighted graphs" not in html
     assert "<td>n/a</td>" in html and "&plusmn; –" not in html
     assert "ring(kappa=4.0, p=0.9)" in html
+    # a fixed-step study says so, and checks dt against dt/2
+    assert "<code>prox</code>, fixed step dt = 0.05" in html and "cut gap dt vs dt/2" in html
+    assert "with half the step (dt = 0.025 instead of 0.05)" in html and "rtol" not in html
+    f = res.summary["functionals"][0]
+    assert f["integration_check"] == "dt=0.05 vs dt/2 (prox)" and f["time_step_gap_cut"] == f["integration_gap_cut"]
+    assert res.studies[0].time_step_cut_gap is not None and res.studies[0].tolerance_cut_gap is None
 
 
 def test_overwrite_false_refuses(tmp_path):
@@ -338,7 +414,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     tty = _TTY()
     st.run_study(d, tmp_path / "a", stream=tty)
     text = tty.getvalue()
-    assert "reference m=48" in text and "F=" in text and "dt=0.25" in text  # bars with energy and step
+    assert "reference m=48" in text and "F=" in text and "dt=" in text  # bars with energy and step
     pipe = io.StringIO()
     st.run_study(d, tmp_path / "b", stream=pipe)
     assert "F=" not in pipe.getvalue() and "reference flow on 48 blocks" in pipe.getvalue()
@@ -376,6 +452,8 @@ def test_report_images_decode(small_run):
         im.verify()
         assert im.format.lower() == kind
     assert "rate r" in html and "cut gap m vs 2m" in html
+    assert "cut gap tol vs tol/10" in html and "rtol = 1e-06 and atol = 0.0001" in html
+    assert "under error control" in html and "cut gap dt vs dt/2" not in html
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -400,9 +478,11 @@ def test_cli_run_and_errors(tmp_path, capsys):
     assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "cut distance to the limit ~ n^r" in out and (tmp_path / "o" / "summary.json").exists()
+    assert "integrator: ark54, error control rtol=1e-06, atol=0.0001" in out
+    assert out.count("integration check tol vs tol/10, cut-norm gap <= t=0: 0 (smallest distance") == 2
 
     bad = tmp_path / "bad.toml"
-    bad.write_text(SMALL.replace('method = "prox"', 'method = "rk45"'))
+    bad.write_text(SMALL.replace('method = "ark54"', 'method = "rk45"'))
     with pytest.raises(SystemExit) as exc:
         main(["run", str(bad), "--out", str(tmp_path / "never")])
     assert exc.value.code == 2
