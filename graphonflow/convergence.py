@@ -25,7 +25,7 @@ that gap.
 
 Every flow is integrated either with **error control** (``rtol``, and optionally ``atol``: the
 step sizes come from a PI controller on the integrator's embedded error estimate, default
-integrator ``"ark54"``) or with **fixed steps** (``dt``, default integrator ``"prox"``).  With
+integrator ``"dp54"``) or with **fixed steps** (``dt``, default integrator ``"prox"``).  With
 ``check_integration=True`` the m-block reference is run once more, at a ten times tighter
 tolerance (rtol/10, atol/10) or with half the step (dt/2), and ``integration_cut_gap`` bounds
 the cut norm of the difference at every measured time: how far the time integration moves
@@ -85,7 +85,7 @@ class ConvergenceStudy:
         rtol/10 and atol/10 under error control, with step dt/2 for fixed steps.
     integration_check : str
         What ``integration_cut_gap`` compares, e.g. ``"rtol=1e-06, atol=1e-09 vs rtol/10, atol/10
-        (ark54)"`` or ``"dt=0.5 vs dt/2 (prox)"``; empty without the check.
+        (dp54)"`` or ``"dt=0.5 vs dt/2 (prox)"``; empty without the check.
     time_step_cut_gap, tolerance_cut_gap : ndarray (T,) or None
         ``integration_cut_gap`` under its older name for fixed-step studies (dt vs dt/2), and
         for error-controlled ones (tol vs tol/10); the other one is None.
@@ -280,8 +280,8 @@ def convergence_study(
         error <= atol + rtol |W| entry-wise (atol defaults to 1e-3 rtol, as in
         :func:`~graphonflow.flow.flow`).  Give ``dt`` or ``rtol``.
     integrator : str, optional
-        Passed to :func:`~graphonflow.flow.flow`; default ``"ark54"`` with error control (which
-        needs an integrator with an error estimate: ark54, ark43, ark32, dp54, bs32) and
+        Passed to :func:`~graphonflow.flow.flow`; default ``"dp54"`` with error control (which
+        needs an integrator with an error estimate: dp54, ark54, ark43, ark32, bs32) and
         ``"prox"`` for fixed steps.
     resolution : int
         Blocks m of the reference flow; it is run at m and 2m, and the 2m run is the reference.
@@ -336,7 +336,7 @@ def convergence_study(
     >>> s = convergence_study(HomDensity("K3") - EdgeDensity(), mean_xy(), [20, 40], 0.5,
     ...                       rtol=1e-6, resolution=16, rng=1, check_integration=True)
     >>> s.upper.shape, s.integrator, s.integration_check
-    ((2, 1, 3), 'ark54', 'rtol=1e-06, atol=1e-09 vs rtol/10, atol/10 (ark54)')
+    ((2, 1, 3), 'dp54', 'rtol=1e-06, atol=1e-09 vs rtol/10, atol/10 (dp54)')
     >>> bool(np.all(s.lower <= s.upper)), bool(np.all(s.integration_cut_gap < 1e-6))
     (True, True)
 
@@ -371,7 +371,7 @@ def convergence_study(
         dt = float(dt)
         if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be positive and finite, got {dt}")
-    integ = get_integrator(("ark54" if error_control else "prox") if integrator is None else integrator)
+    integ = get_integrator(("dp54" if error_control else "prox") if integrator is None else integrator)
     # a registered name builds a fresh integrator for every flow; an Integrator object is passed on
     integ_arg = integ.name if integrator is None or isinstance(integrator, str) else integrator
     check = bool(check_integration or check_time_step)
@@ -379,7 +379,7 @@ def convergence_study(
         if not integ.has_error_estimate:
             raise ValueError(
                 f"integrator {integ.name!r} gives no error estimate, so it cannot run under error control "
-                "(rtol); use 'ark54' (the default), 'ark43', 'ark32', 'dp54' or 'bs32', or a fixed dt")
+                "(rtol); use 'dp54' (the default), 'ark54', 'ark43', 'ark32' or 'bs32', or a fixed dt")
         ctrl = PIDController(rtol, atol)  # validates the tolerances
         rtol, atol = ctrl.rtol, ctrl.atol  # atol as used (1e-3 rtol unless given)
         if check:

@@ -49,7 +49,7 @@ prints the default file)::
     clip = 0.0                      # if > 0, clip W_0 into [lo + clip, hi - clip]
 
     [integrator]                    # error control (rtol, atol) or fixed steps (dt), not both
-    method = "ark54"                # with rtol: ark54, ark43, ark32, dp54, bs32
+    method = "dp54"                 # with rtol: dp54, ark54, ark43, ark32, bs32
     rtol = 1e-3                     # error control: local error <= atol + rtol |W| per entry
     atol = 1e-3                     # (default 1e-3 rtol)
     # dt = 0.5                      # fixed steps instead (method euler, prox, heun or any
@@ -135,7 +135,7 @@ params = { kappa = 4.0, p = 0.9 }
 # atol/10 and reports the certified cut-norm gap (summary.json, report.html).  For fixed steps
 # write dt = 0.5 instead of rtol and atol (method "prox").
 [integrator]
-method = "ark54"
+method = "dp54"
 rtol = 1e-3
 atol = 1e-3
 
@@ -501,7 +501,7 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
 #: the integrators with an embedded error estimate (the ones error control can drive), the
 #: default first
 ERROR_CONTROLLED = tuple(sorted((m for m in INTEGRATORS if get_integrator(m).has_error_estimate),
-                                key=lambda m: (m != "ark54", not m.startswith("ark"), -get_integrator(m).order)))
+                                key=lambda m: (m != "dp54", m.startswith("ark"), -get_integrator(m).order)))
 
 
 def _parse_integrator(integ, default, t1):
@@ -509,7 +509,7 @@ def _parse_integrator(integ, default, t1):
 
     The table is read as a whole: if it names a step (dt) or a tolerance (rtol, atol), the
     built-in study's step settings are not mixed in.  ``rtol`` (with ``atol``, default 1e-3 rtol)
-    means error control, default method ark54; ``dt`` means fixed steps, default method prox;
+    means error control, default method dp54; ``dt`` means fixed steps, default method prox;
     the two are exclusive.  With neither, a method with an error estimate runs under the
     built-in tolerances and one without at dt = t1/200.
     """
@@ -523,7 +523,7 @@ def _parse_integrator(integ, default, t1):
     elif "dt" in integ:
         method = "prox"
     elif "rtol" in integ:
-        method = default["method"] if default["method"] in ERROR_CONTROLLED else "ark54"
+        method = default["method"] if default["method"] in ERROR_CONTROLLED else "dp54"
     else:
         method = default["method"]
     if "rtol" in integ:

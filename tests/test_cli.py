@@ -104,4 +104,4 @@ def test_print_config_uses_error_control(capsys):
 
     assert main(["run", "--print-config"]) == 0
     integ = tomllib.loads(capsys.readouterr().out)["integrator"]
-    assert integ == {"method": "ark54", "rtol": 1e-3, "atol": 1e-3}
+    assert integ == {"method": "dp54", "rtol": 1e-3, "atol": 1e-3}

@@ -97,9 +97,9 @@ def test_error_control_and_the_tolerance_check():
     F = HomDensity("K3") - EdgeDensity() + 0.1 * Entropy()
     s = convergence_study(F, mean_xy(), [16, 32, 64], 0.4, times=[0.0, 0.2, 0.4], rtol=1e-6, resolution=16,
                           seeds=2, rng=7, check_integration=True)
-    assert s.error_control and s.integrator == "ark54" and (s.rtol, s.atol, s.dt) == (1e-6, 1e-9, None)
+    assert s.error_control and s.integrator == "dp54" and (s.rtol, s.atol, s.dt) == (1e-6, 1e-9, None)
     assert s.controller == "PIDController(rtol=1e-06, atol=1e-09, norm='max')"
-    assert s.integration_check == "rtol=1e-06, atol=1e-09 vs rtol/10, atol/10 (ark54)"
+    assert s.integration_check == "rtol=1e-06, atol=1e-09 vs rtol/10, atol/10 (dp54)"
     gap = s.tolerance_cut_gap
     assert gap is s.integration_cut_gap and s.time_step_cut_gap is None
     assert gap.shape == (3,) and gap[0] == 0.0 and np.all(gap[1:] > 0)

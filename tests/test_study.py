@@ -87,8 +87,8 @@ def test_default_config_is_the_main_job():
 
 def test_default_config_uses_error_control():
     cfg = st.load_config(None)
-    assert cfg.error_control and cfg.method == "ark54" and cfg.dt is None
-    assert cfg.flow_options() == {"integrator": "ark54", "rtol": cfg.rtol, "atol": cfg.atol}
+    assert cfg.error_control and cfg.method == "dp54" and cfg.dt is None
+    assert cfg.flow_options() == {"integrator": "dp54", "rtol": cfg.rtol, "atol": cfg.atol}
     assert "dt" not in tomllib.loads(st.DEFAULT_CONFIG)["integrator"]
 
 
@@ -117,8 +117,8 @@ def test_integrator_table_is_read_as_a_whole():
     """A table that names a step or a tolerance does not mix in the built-in tolerances."""
     cfg = st.parse_config(small_cfg(integrator={"dt": 0.5}))  # dt alone: fixed steps, prox
     assert (cfg.method, cfg.dt, cfg.rtol) == ("prox", 0.5, None)
-    cfg = st.parse_config(small_cfg(integrator={"rtol": 1e-5}))  # rtol alone: ark54
-    assert (cfg.method, cfg.rtol, cfg.atol) == ("ark54", 1e-5, 1e-8)
+    cfg = st.parse_config(small_cfg(integrator={"rtol": 1e-5}))  # rtol alone: dp54
+    assert (cfg.method, cfg.rtol, cfg.atol) == ("dp54", 1e-5, 1e-8)
     default = st.load_config(None)
     cfg = st.parse_config(small_cfg(integrator={"method": "dp54"}))  # a method alone: the built-in tolerances
     assert (cfg.method, cfg.rtol, cfg.atol, cfg.dt) == ("dp54", default.rtol, default.atol, None)
@@ -137,7 +137,7 @@ def test_integrator_table_is_read_as_a_whole():
         ({"integrator.order": 2}, "integrator.order", "allowed keys in [integrator]: method, dt, rtol, atol"),
         # error control needs an integrator with an error estimate
         ({"integrator.method": "prox"}, "integrator.method", "'prox' gives no error estimate"),
-        ({"integrator": {"method": "euler", "rtol": 1e-6}}, "integrator.method", "'ark54', 'ark43', 'ark32', 'dp54', 'bs32'"),
+        ({"integrator": {"method": "euler", "rtol": 1e-6}}, "integrator.method", "'dp54', 'bs32', 'ark54', 'ark43', 'ark32'"),
         ({"integrator.dt": 0.25}, "integrator.dt", "not both"),
         ({"integrator": {"atol": 1e-6}}, "integrator.atol", "only with rtol"),
         ({"integrator.rtol": 0.0}, "integrator.rtol", "must be > 0"),
@@ -203,7 +203,7 @@ def test_starts_the_flows_would_reject_are_config_errors(tmp_path):
     with pytest.raises(st.ConfigError, match=r"'finite.kind'.*outside the box"):
         st.parse_config(d)
     negative = [{"terms": [{"term": "hom", "pattern": "C5"}, {"term": "entropy", "coef": -0.1}]}]
-    for integ in (FIXED, {"method": "ark54", "rtol": 1e-6}, {}):  # prox, and ark54 (also the default)
+    for integ in (FIXED, {"method": "ark54", "rtol": 1e-6}):  # prox and ark54 treat the entropy implicitly
         d = small_cfg(integrator=integ)
         d["functionals"] = negative
         with pytest.raises(st.ConfigError, match=r"'integrator.method'.*'euler' or 'heun'.*'dp54'"):

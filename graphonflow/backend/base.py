@@ -83,3 +83,18 @@ class ArrayBackend(abc.ABC):
     @abc.abstractmethod
     def project_velocity(self, V, B, lo, hi):
         """In place: zero the entries of V that point out of the box at B's faces."""
+
+    @abc.abstractmethod
+    def held_mask(self, V, B, lo, hi):
+        """The entries that sit on a face of the box with the velocity V pointing out (or None
+        when there are none): the flow holds them where they are."""
+
+    @abc.abstractmethod
+    def zero_where(self, X, mask):
+        """In place: X[mask] = 0 (nothing when mask is None)."""
+
+    @abc.abstractmethod
+    def clipped_error(self, out, err, lo, hi, scratch):
+        """Given the unclipped new state ``out`` and the raw error estimate ``err`` (so the
+        embedded solution is out - err), clip ``out`` onto the box in place and overwrite
+        ``err`` with clip(out) - clip(out - err): the error of what is kept."""

@@ -84,6 +84,22 @@ class CPUBackend(ArrayBackend):
     def clip(self, X, lo, hi, out):
         return np.clip(X, lo, hi, out=out)
 
+    def held_mask(self, V, B, lo, hi):
+        M = ((B <= lo) & (V < 0)) | ((B >= hi) & (V > 0))
+        return M if M.any() else None
+
+    def zero_where(self, X, mask):
+        if mask is not None:
+            X[mask] = 0.0
+        return X
+
+    def clipped_error(self, out, err, lo, hi, scratch):
+        np.subtract(out, err, out=scratch)
+        np.clip(scratch, lo, hi, out=scratch)
+        np.clip(out, lo, hi, out=out)
+        np.subtract(out, scratch, out=err)
+        return out, err
+
     def project_velocity(self, V, B, lo, hi):
         V[(B <= lo) & (V < 0)] = 0.0
         V[(B >= hi) & (V > 0)] = 0.0

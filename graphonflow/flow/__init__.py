@@ -36,7 +36,7 @@ Examples
 >>> import graphonflow as gf
 >>> res = gf.flow(gf.HomDensity("C4"), np.full((3, 3), 0.5), t1=1.0, rtol=1e-8)
 >>> str(res.status), res.integrator, bool(abs(float(res.W[0, 0]) - 0.5 / np.sqrt(3.0)) < 1e-8)   # p' = -4 p^3
-('t1', 'ark54', True)
+('t1', 'dp54', True)
 
 References
 ----------

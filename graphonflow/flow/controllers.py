@@ -86,7 +86,7 @@ class PIDController(StepSizeController):
     Parameters
     ----------
     rtol, atol : float
-        Relative and absolute tolerance per entry (block value).  Defaults 1e-6 and 1e-9.
+        Relative and absolute tolerance per entry (block value).  Defaults 1e-6 and 1e-3 rtol.
     norm : {"max", "rms"}
         How the entry-wise scaled errors are combined (default ``"max"``).
     pcoeff, icoeff : float
@@ -107,7 +107,7 @@ class PIDController(StepSizeController):
     Examples
     --------
     >>> PIDController(rtol=1e-8)
-    PIDController(rtol=1e-08, atol=1e-09, norm='max')
+    PIDController(rtol=1e-08, atol=1e-11, norm='max')
     """
 
     adaptive = True

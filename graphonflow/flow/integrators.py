@@ -179,6 +179,12 @@ class ExplicitRK(Integrator):
             self.init(problem, B)
         be, k = problem.backend, self._k
         lo, hi = problem.lo_eff, problem.hi_eff
+        # entries held on a face stay frozen through the step (their projected velocity is 0)
+        be.local_velocity(self._tmp, B, problem.alpha, problem.beta)
+        if ev.G is not None:
+            be.scaled_sym(k[0], ev.G, -ev.gscale)
+            self._tmp += k[0]
+        held = be.held_mask(self._tmp, B, lo, hi)
         problem.velocity(B, ev, k[0])
         ev_new = None
         for i in range(1, self.s):
@@ -190,13 +196,20 @@ class ExplicitRK(Integrator):
             if evi.G is not None and not be.all_finite(evi.G):
                 return StepOutcome(nonfinite=True)
             problem.velocity(Y, evi, k[i])
+            be.zero_where(k[i], held)
             if last:
                 ev_new = evi
         if not self.fsal:
             be.lincomb(out, B, [(h * bi, k[i]) for i, bi in enumerate(self.b)])
-            be.clip(out, lo, hi, out=out)
         np.multiply(k[0], h * self.e[0], out=self._err)
         be.lincomb(self._err, self._err, [(h * ei, k[i]) for i, ei in enumerate(self.e) if i > 0])
+        if self.fsal:
+            # out is already the clipped last stage; the embedded solution is out - err, clipped
+            np.subtract(out, self._err, out=self._Y)
+            be.clip(self._Y, lo, hi, out=self._Y)
+            np.subtract(out, self._Y, out=self._err)
+        else:
+            be.clipped_error(out, self._err, lo, hi, self._Y)
         return StepOutcome(error=self._err, ev_new=ev_new)
 
     def __repr__(self):
@@ -247,15 +260,18 @@ class IMEXRK(Integrator):
         be, fE, fI, z = problem.backend, self._fE, self._fI, self._z
         lo, hi, w = problem.lo_eff, problem.hi_eff, problem.w
         al, bt = problem.alpha, problem.beta
-        # stage 1: explicit, with the projected velocity
+        # stage 1: explicit.  Entries held on a face (pushed outwards) are frozen for the whole
+        # step: both tendencies are zero there in every stage, so they stay exactly on the face
+        # and contribute nothing to the error estimate.  Elsewhere f_I is -DL(B).
         if ev.G is None:
             fE[0].fill(0.0)
         else:
             be.scaled_sym(fE[0], ev.G, -ev.gscale)
         be.local_velocity(fI[0], B, al, bt)
         np.add(fE[0], fI[0], out=z)
-        be.project_velocity(z, B, lo, hi)       # the projected total velocity ...
-        np.subtract(z, fE[0], out=fI[0])        # ... with the normal-cone force booked to f_I
+        held = be.held_mask(z, B, lo, hi)
+        be.zero_where(fE[0], held)
+        be.zero_where(fI[0], held)
         hg = h * self.gamma
         for i in range(1, self.s):
             terms = [(h * a, fE[j]) for j, a in enumerate(self.AE[i][:i])]
@@ -272,13 +288,15 @@ class IMEXRK(Integrator):
                 if not be.all_finite(evi.G):
                     return StepOutcome(nonfinite=True)
                 be.scaled_sym(fE[i], evi.G, -evi.gscale)
+            be.zero_where(fE[i], held)
+            be.zero_where(fI[i], held)
         terms = [(h * bi, fE[i]) for i, bi in enumerate(self.b)] + [(h * bi, fI[i]) for i, bi in enumerate(self.b)]
         be.lincomb(out, B, terms)
-        be.clip(out, lo, hi, out=out)
         np.add(fE[0], fI[0], out=self._err)
         self._err *= h * self.e[0]
         terms = [(h * ei, fE[i]) for i, ei in enumerate(self.e) if i] + [(h * ei, fI[i]) for i, ei in enumerate(self.e) if i]
         be.lincomb(self._err, self._err, terms)
+        be.clipped_error(out, self._err, lo, hi, z)
         return StepOutcome(error=self._err)
 
     def __repr__(self):
