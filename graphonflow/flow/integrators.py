@@ -25,18 +25,22 @@ Members
 ``"heun"``   projected explicit trapezoid.  Order 2 away from the faces.
 ``"bs32"``   Bogacki--Shampine 3(2), explicit, with projected stages; FSAL, 3 gradients a step.
 ``"dp54"``   Dormand--Prince 5(4), explicit, with projected stages; FSAL, 6 gradients a step.
+             The default with error control.
 ``"ark32"``  Kennedy--Carpenter ARK3(2)4L[2]SA: an additive (IMEX) Runge--Kutta pair, explicit in H,
              L-stable ESDIRK in L + box (each implicit stage one entry-wise prox with step h gamma).
-             Order 3 with an embedded order-2 solution; 4 gradients a step.  The default with
-             error control.
+             Order 3 with an embedded order-2 solution; 4 gradients a step.
+``"ark43"``  ARK4(3)6L[2]SA, the same construction; order 4 (3), 6 gradients a step.
+``"ark54"``  ARK5(4)8L[2]SA; order 5 (4), 8 gradients a step.
 
 The explicit methods project every stage onto the box and use the projected velocity,
 so that an entry that sits on a face with the flow pushing outwards stays there exactly.
-In the IMEX method the implicit tendency of a stage is recovered from its prox solve,
-f_I = (Y - z) / (h gamma), so it contains the normal-cone force that holds an entry on a
-face; for the first stage, which is explicit, that force is the projection of the
-velocity.  At a face the flow is not smooth and every method drops to order 1 locally;
-error control sees this and shortens the steps there.
+In the IMEX methods the implicit tendency of a stage is recovered from its prox solve,
+f_I = (Y - z) / (h gamma), so it contains the normal-cone force of the box.  In both kinds,
+entries that start a step on a face with the flow pushing outwards are frozen for the step,
+and the error is measured between the clipped solutions.  At a face the flow is not smooth
+and every method drops to order 1 locally; error control sees this and shortens the steps.
+Caveat (measured, docs/flows.md): at a degenerate fixed point where the explicit and implicit
+Jacobians cancel, the IMEX pairs' estimate misses a drift of ~100 rtol; dp54 does not.
 
 References
 ----------
