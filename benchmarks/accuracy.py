@@ -9,6 +9,7 @@ the flattened system dB/dt = -DF(B) (they know no box) where they run at all.
 
     python benchmarks/accuracy.py            # 64 blocks
     python benchmarks/accuracy.py --n 1000   # also n = 1000 (minutes)
+    python benchmarks/flow.py --accuracy 1000  # the same, from the flow benchmark
 """
 
 from __future__ import annotations
@@ -115,10 +116,18 @@ def table(m, methods, max_evals):
         print(f"{name:8} " + " ".join(cells))
 
 
-def main():
+LARGE_METHODS = [("ark54", "tol"), ("ark32", "tol"), ("dp54", "tol"), ("heun", "dt"), ("prox", "dt")]
+
+
+def table_small(n):
+    """The table at n blocks for the methods that run there in minutes."""
+    table(n, LARGE_METHODS, max_evals=2500)
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=None, help="also run at this n (e.g. 1000)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     from threadpoolctl import threadpool_info
 
     print("BLAS:", [(i.get("internal_api"), i.get("architecture"), i.get("num_threads")) for i in threadpool_info()])
@@ -127,8 +136,7 @@ def main():
                ("heun", "dt"), ("prox", "dt"), ("RK45", "scipy"), ("DOP853", "scipy"), ("LSODA", "scipy")]
     table(64, methods, max_evals=20000)
     if args.n:
-        table(args.n, [("ark54", "tol"), ("ark32", "tol"), ("dp54", "tol"), ("heun", "dt"), ("prox", "dt")],
-              max_evals=2500)
+        table_small(args.n)
 
 
 if __name__ == "__main__":

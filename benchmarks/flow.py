@@ -201,6 +201,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--largest", type=int, default=None, help="run one ERGM step at this n and report memory")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--accuracy", type=int, nargs="*", default=None, metavar="N",
+                    help="print the time-to-accuracy table (benchmarks/accuracy.py) at 64 blocks "
+                    "and at each N given, then stop")
     ap.add_argument("--step-costs", default=None, help=argparse.SUPPRESS)  # child mode of section [3]
     ap.add_argument("--graphonflow-first", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -209,6 +212,13 @@ def main():
         for r in res:
             r["env"] = {k: os.environ.get(k, "(unset)") for k in ("GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT")}
         print(json.dumps(res))
+        return
+    if args.accuracy is not None:
+        import accuracy  # benchmarks/accuracy.py, beside this file
+
+        accuracy.main(["--n", str(n)] if (n := (args.accuracy or [None])[0]) else [])
+        for extra in args.accuracy[1:]:
+            accuracy.table_small(extra)
         return
     if args.largest:
         for info in threadpool_info():
@@ -348,7 +358,7 @@ def main():
     except (OSError, StopIteration, ValueError):
         total = 24 * 2**30
     budget = total - 2**30  # leave 1 GiB for the OS, the interpreter and BLAS work space
-    print(f"\n[5] largest n whose ERGM flow (prox or euler, fixed dt, save_fn) fits in this machine's")
+    print("\n[5] largest n whose ERGM flow (prox or euler, fixed dt, save_fn) fits in this machine's")
     print(f"    {total/2**30:.1f} GiB (minus 1 GiB): the flow holds {nb} n x n buffers (B, next B, A^2);")
     print("    the caller's W0 (kept alive by the caller) makes it one more; each saved state without")
     print("    save_fn and adaptive stepping add one each:")

@@ -70,7 +70,6 @@ Rump, Verification of positive definiteness, BIT 46 (2006).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -79,9 +78,9 @@ import numpy as np
 from numba import njit
 from scipy.linalg import blas as _blas
 from scipy.linalg import lapack as _lapack
-from threadpoolctl import threadpool_limits
 
 from ._validation import as_rng
+from .backend import get_backend
 from .coerce import as_target
 from .graphons import common_refinement
 from .step import StepGraphon
@@ -401,6 +400,11 @@ def _burer_monteiro(M32, p, rng, max_iter, tol):
     return U / np.linalg.norm(U, axis=0), V / np.linalg.norm(V, axis=0), it
 
 
+def _sdp_rank(N, rank):
+    """The Burer--Monteiro rank p for an N x N padded matrix: ``rank`` or ceil(sqrt(2N)) in [4, 24]."""
+    return int(rank) if rank is not None else int(min(max(math.ceil(math.sqrt(2 * N)), 4), 24, 2 * N))
+
+
 def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     k = M.shape[0]
     N = k + 1
@@ -418,7 +422,7 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     Ms = Mp
     Ms *= 1.0 / scale  # in place: Mp is not used again
     M32 = Ms.astype(np.float32)
-    p = int(rank) if rank is not None else int(min(max(math.ceil(math.sqrt(2 * N)), 4), 24, 2 * N))
+    p = _sdp_rank(N, rank)
     U, V, iters = _burer_monteiro(M32, p, rng, max_iter, tol)
     GU = _mul_sym(Ms.T, V)  # column i: sum_j Ms_ij v_j
     GV = _mul_sym(Ms.T, U)
@@ -619,10 +623,11 @@ def cut_norm(
         Sm, Tm = _exact_sets(M)
         name = "exact"
     else:
-        # the SDP loop is a long sequence of small matrix products; below ~600 blocks BLAS
-        # threads only add synchronisation cost (and stall badly on a busy machine)
-        ctx = threadpool_limits(limits=1, user_api="blas") if k < 600 else contextlib.nullcontext()
-        with ctx:
+        # the SDP loop is a long sequence of thin products (N x N times N x p); the package's
+        # one BLAS thread policy (graphonflow.backend.cpu.blas_threads) runs them on one
+        # thread below about 1370 blocks, where threads only add synchronisation cost
+        N = k + 1  # the padded size
+        with get_backend(M).thread_policy(N, _sdp_rank(N, rank), N):
             Sm, Tm, _, upper, sdp_info = _cut_norm_sdp(M, as_rng(rng), rank, n_rounding, max_iter, tol)
         info.update(sdp_info)
         name = "sdp"

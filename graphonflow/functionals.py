@@ -64,7 +64,6 @@ import numbers
 import numpy as np
 
 from . import _kernels
-from ._validation import check_symmetric_matrix
 from .hom import HomWorkspace
 from .patterns import as_pattern
 from .step import StepGraphon

@@ -93,7 +93,7 @@ from pathlib import Path
 import numpy as np
 
 from . import graphons as _lib
-from .convergence import RATE_FLOOR, ConvergenceStudy, convergence_study
+from .convergence import RATE_FLOOR, convergence_study
 from .flow import INTEGRATORS, flow, get_integrator
 from .functionals import EdgeDensity, Entropy, Functional, HomDensity, RateFunction
 from .graphons import Graphon, block_average

@@ -1,6 +1,5 @@
 """Homomorphism densities and gradients against brute force, closed forms and finite differences."""
 
-import itertools
 import math
 
 import networkx as nx
@@ -9,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import graphonflow as gf
 import graphonflow.hom as H
 from graphonflow import HomWorkspace, Pattern, StepGraphon, hom_density, hom_density_grad
 from graphonflow.patterns import as_pattern

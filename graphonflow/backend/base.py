@@ -19,6 +19,14 @@ class ArrayBackend(abc.ABC):
 
     name = "abstract"
 
+    def thread_policy(self, m, n, k):
+        """A context manager under which products of shape (m, k) @ (k, n) run with this
+        backend's thread policy (see :func:`graphonflow.backend.cpu.blas_threads`).  The
+        default does nothing."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
     # ---- fused step passes (each returns (out, pg2 at the input B))
     @abc.abstractmethod
     def euler_pass(self, B, G, w, dt, *, gscale, alpha, beta, lo, hi, out, symmetric_G=False):

@@ -273,8 +273,12 @@ def flow(
         prob.project_density(B)
     guard = adaptive and ctrl.energy_guard
     prob.want_value = guard
+    m = B.shape[0]
     try:
-        return _run(F, prob, integ, ctrl, sv, B, t1, gtol, max_steps, density, progress, guard)
+        # the package's one BLAS thread policy (graphonflow.backend.cpu.blas_threads), for
+        # the n x n products of the whole run
+        with prob.backend.thread_policy(m, m, m):
+            return _run(F, prob, integ, ctrl, sv, B, t1, gtol, max_steps, density, progress, guard)
     finally:
         if bar is not None:
             bar.close()
@@ -336,7 +340,6 @@ def _run(F, prob, integ, ctrl, sv, B, t1, gtol, max_steps, density, progress, gu
         # the fixed-step monitor: energy at the last check, dissipation predicted since then
         mon_val, mon_t, mon_diss = val, 0.0, 0.0
         rise_tol = 1e3 * float(np.finfo(prob.dtype).eps)
-    last_fail_nonfinite = False
 
     while status is None:
         if t >= t1 - tiny_t:
@@ -370,7 +373,6 @@ def _run(F, prob, integ, ctrl, sv, B, t1, gtol, max_steps, density, progress, gu
                 break
             n_rej += 1
             h = 0.25 * h_try
-            last_fail_nonfinite = True
             if h < dt_min:
                 status, info = Status.NONFINITE, dict(
                     what=f"non-finite values at every trial step down to dt_min={dt_min:.3g}", t=t,
@@ -390,7 +392,6 @@ def _run(F, prob, integ, ctrl, sv, B, t1, gtol, max_steps, density, progress, gu
             if not accept:
                 n_rej += 1
                 h = h_new
-                last_fail_nonfinite = False
                 if h < dt_min:
                     status, info = Status.DT_MIN, dict(dt_min=dt_min, t=t, why=f"scaled error {err:.3g} at h={h_try:.3g}")
                     break

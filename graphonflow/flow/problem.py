@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
 import numpy as np
 from scipy.optimize import brentq
 
 from .._linalg import _mirror_lower_from_upper
-from .._validation import check_symmetric_matrix
 from ..backend import get_backend
 from ..functionals import EvaluationPoint
-from ..graphons import Graphon
-from ..step import StepGraphon
+from ..coerce import as_target
 
 __all__ = ["FlowProblem", "Evaluation", "read_initial"]
 
@@ -132,29 +129,18 @@ class FlowProblem:
         be.apply_shift(B, lam, lo, hi)
 
 
-_W0_TYPES = "an (n, n) array, a StepGraphon or a networkx graph"
 
 
 def read_initial(W0, dtype):
-    """(B, w, uniform, scalar type): one C-contiguous copy of the block values, exactly symmetric."""
-    if isinstance(W0, nx.Graph):
-        # its weighted adjacency matrix (edge attribute "weight", 1 without it), widths
-        # from the node attribute "width" when every node has one, else 1/n: as_step's reading
-        W0 = StepGraphon.from_networkx(W0)
-    if isinstance(W0, StepGraphon):
-        B, w, uniform = W0.values, np.asarray(W0.widths, np.float64), W0.uniform
-    elif isinstance(W0, Graphon) or callable(W0):
-        raise TypeError(
-            f"W0 must be {_W0_TYPES}; got a continuous graphon ({type(W0).__name__}), which the flow "
-            "cannot discretise by itself: pass W.block_average(m) (its block means on m blocks) or "
-            "sample(W, n).matrix (a W-random graph on n vertices)"
-        )
-    elif W0 is None or isinstance(W0, (str, bytes, dict, set)):
-        raise TypeError(f"W0 must be {_W0_TYPES}, got {type(W0).__name__}")
-    else:
-        B = check_symmetric_matrix(W0, "W0")  # one pass, no n x n temporaries for large n
-        n = B.shape[0]
-        w, uniform = np.full(n, 1.0 / n), True
+    """(B, w, uniform, scalar type): one C-contiguous copy of the block values, exactly symmetric.
+
+    W0 is read by :func:`graphonflow.coerce.as_target`, the package's one input reader, with
+    ``continuous=False``: an (n, n) array (blocks of width 1/n), a StepGraphon (its values and
+    widths) or a networkx graph (weighted adjacency in node order, widths from the node
+    attribute ``width``).  A continuous graphon is refused with the two discretisations named.
+    """
+    target = as_target(W0, name="W0", continuous=False)
+    B, w, uniform = target.values, np.asarray(target.widths, np.float64), target.uniform
     if dtype is None:
         dtype = B.dtype if B.dtype in (np.float32, np.float64) else np.float64
     dtype = np.dtype(dtype)
