@@ -477,3 +477,13 @@ def test_initial_data_types():
             flow(F, bad, t1=1.0, dt=0.1)
     with pytest.raises(TypeError, match="W0 must be"):
         flow(F, "A.npy", t1=1.0, dt=0.1)
+
+
+def test_progress_true_draws_a_tqdm_bar_to_the_end(capsys):
+    r = flow(HomDensity("K3"), np.full((4, 4), 0.5), t1=2.0, dt=0.25, progress=True)
+    err = capsys.readouterr().err
+    assert r.status == "t1"
+    last = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "t=2/2" in last and "100%" in last, last
+    with pytest.raises(TypeError, match="progress must be True or a callable"):
+        flow(HomDensity("K3"), np.full((4, 4), 0.5), t1=1.0, dt=0.25, progress="yes")
