@@ -359,7 +359,10 @@ class HomWorkspace:
 
     def _zero_diag_ws(self):
         if self._ws0 is None:
-            self._ws0 = HomWorkspace(self._zero_diag(), check=False)
+            # a simple graph (zero diagonal) is its own zero-diagonal workspace, so t and t_inj
+            # share their products (the n^4 K4 table among them) instead of computing them twice
+            zero = self.uniform and not np.diagonal(self.B).any()
+            self._ws0 = self if zero else HomWorkspace(self._zero_diag(), check=False)
         return self._ws0
 
     def _inj_graph(self, F: Pattern) -> float:
