@@ -14,8 +14,19 @@ to the graphon flow W_t, uniformly on compact time intervals.  No rate is given.
    delta_cut(A_n(t), W_t^ref) (a certified lower and upper bound; the sorted latent labels
    are the natural alignment and are tried first), and the L2 distance at that alignment
    bounds delta_2 from above;
-4. for every saved time, a least-squares fit of log(upper) against log(n) gives the observed
-   exponent r in upper ~ C n^r, with a standard error from the fit residuals.
+4. for every saved time, least-squares fits of log(upper) and of log(lower) against log(n)
+   give the observed exponents in upper ~ C n^r and lower ~ c n^(r_lower), each with a
+   standard error from its fit residuals; the rate is *resolved* only where the bracket is
+   narrow (upper / lower <= ``RESOLVED_RATIO`` = 2 at every point of the fit), since the
+   distance itself can follow any slope between the two bounds.
+
+The standard error is the ordinary least-squares one: every (n, seed) pair above
+``RATE_FLOOR`` is one point, and with P points, residuals e and x = log n,
+se(r) = sqrt(sum(e^2) / (P - 2) / sum((x - mean x)^2)).  It treats the points as independent
+draws scattered about an exact power law, so it measures the scatter between seeds and sizes
+only: not curvature of log(distance) in log(n), and not the width of the bracket (that is
+what the two exponents and ``bracket_ratio`` show).  With P = 2 there is no estimate (NaN,
+shown as "n/a"); with few seeds it is itself noisy (the examples use 8 seeds).
 
 What the bracket means: ``lower <= delta_cut(A_n(t), W^ref_t) <= upper``, both certified for
 the two step graphons compared.  The reference itself differs from the true W_t by the
@@ -42,12 +53,12 @@ import numpy as np
 
 from ._validation import as_rng
 from .cut import cut_distance, cut_norm, l2_distance
-from .flow import PIDController, flow, get_integrator
+from .flow import PIDController, Status, flow, get_integrator
 from .graphons import block_average
 from .sampling import sample
 from .step import StepGraphon
 
-__all__ = ["ConvergenceStudy", "convergence_study"]
+__all__ = ["ConvergenceStudy", "convergence_study", "RATE_FLOOR", "RESOLVED_RATIO"]
 
 
 @dataclass(frozen=True)
@@ -67,11 +78,25 @@ class ConvergenceStudy:
     delta2_upper : ndarray (N, seeds, T)
         Upper bound on delta_2(A_n(t), W^ref_t) (the L2 distance at the best alignment).
     rate : ndarray (T,)
-        Fitted exponent r in upper ~ C n^r at each time.  Upper bounds at or below
-        ``RATE_FLOOR`` (1e-12: flows that reached the same state up to rounding) are left out;
-        NaN when fewer than two sizes remain.
+        Fitted exponent r in upper ~ C n^r at each time (also ``rate_upper``).  Upper bounds at
+        or below ``RATE_FLOOR`` (1e-12: flows that reached the same state up to rounding) are
+        left out; NaN when fewer than two sizes remain.  Read it together with
+        ``rate_resolved``: the exponent of an upper bound is not the exponent of the distance.
     rate_stderr : ndarray (T,)
-        Standard error of r from the least-squares fit (NaN with fewer than 3 sizes).
+        Standard error of r (also ``rate_upper_stderr``): the least-squares one over all
+        (n, seed) points used (see the module docstring); NaN with only two points.
+    rate_lower, rate_lower_stderr : ndarray (T,)
+        The same fit of the lower bounds (points with lower <= ``RATE_FLOOR`` left out).
+    rate_intercept, rate_lower_intercept : ndarray (T,)
+        The fitted log C of each fit: the lines are exp(a) n^r.
+    bracket_ratio : ndarray (T,)
+        The largest upper / lower over the (n, seed) points of the upper-bound fit (inf where a
+        lower bound is 0; NaN where no rate was fitted).
+    rate_resolved : ndarray (T,) of bool
+        True where a rate was fitted and ``bracket_ratio <= RESOLVED_RATIO`` (2): every point
+        of the fit is pinned within a factor 2, and the two exponents agree to within
+        2 ln 2 / ln(n_max / n_min) as far as the bracket is concerned.  Elsewhere the rate
+        is unresolved: the bracket allows slopes far from both fitted exponents.
     resolution : int
         Blocks m of the reference flow.
     resolution_gap : ndarray (T,)
@@ -108,7 +133,8 @@ class ConvergenceStudy:
     messages : tuple of str
         The flows' messages, in the same order.
     flow_wall_times : ndarray (N, seeds)
-        Seconds spent in each finite flow (distances excluded).
+        Seconds spent in each finite flow (distances excluded); for a flow taken from
+        ``restore``, the seconds it took when it was computed.
     curve_times : ndarray (K,)
         Times of the energy and gradient-norm curves (``times`` merged with ``curve_times``).
     curve_energies, curve_grad_norms : ndarray (N, seeds, K)
@@ -118,6 +144,11 @@ class ConvergenceStudy:
         With ``keep_states``: n -> tuple of the first seed's states A_n(t) at ``times``.
     wall_time : float
         Seconds for the whole study.
+    restored : tuple of str
+        Labels of the flows taken from ``restore`` instead of being run (empty without it).
+    base_seed : int
+        The number drawn from ``rng`` that seeds every sample and cut-norm computation; the
+        initial graph of (n, seed s) is ``finite_start(W0, n, s, base_seed, kind)``.
     """
 
     ns: np.ndarray
@@ -151,6 +182,24 @@ class ConvergenceStudy:
     atol: float = None
     dt: float = None
     controller: str = ""
+    rate_lower: np.ndarray = None
+    rate_lower_stderr: np.ndarray = None
+    rate_intercept: np.ndarray = None
+    rate_lower_intercept: np.ndarray = None
+    bracket_ratio: np.ndarray = None
+    rate_resolved: np.ndarray = None
+    restored: tuple = ()
+    base_seed: int = None
+
+    @property
+    def rate_upper(self):
+        """The exponent of the upper bounds (the same array as ``rate``)."""
+        return self.rate
+
+    @property
+    def rate_upper_stderr(self):
+        """Its standard error (the same array as ``rate_stderr``)."""
+        return self.rate_stderr
 
     @property
     def error_control(self) -> bool:
@@ -180,13 +229,13 @@ class ConvergenceStudy:
                 up = self.upper[i, :, k].mean()
                 cells.append(f"[{lo:9.3g}, {up:9.3g}]")
             lines.append(f"{n:6d} " + " ".join(f"{c:>23}" for c in cells))
-        lines.append(
-            f"{'rate':>6} "
-            + " ".join(
-                f"{(format(r, '+.3f') + ' ± ' + format(s, '.3f')) if r == r else 'n/a':>23}"
-                for r, s in zip(self.rate, self.rate_stderr)
-            )
-        )
+        lines.append(f"{'rate':>6} " + " ".join(f"{'upper ' + rate_text(r, e):>23}"
+                                                  for r, e in zip(self.rate, self.rate_stderr)))
+        if self.rate_lower is not None:
+            lines.append(f"{'':>6} " + " ".join(f"{'lower ' + rate_text(r, e):>23}"
+                                              for r, e in zip(self.rate_lower, self.rate_lower_stderr)))
+            lines.append(f"{'':>6} " + " ".join(f"{resolved_text(ok, q):>23}"
+                                              for ok, q in zip(self.rate_resolved, self.bracket_ratio)))
         if self.resolution_cut_gap is not None:  # certified, and in the norm of the brackets
             lines.append(
                 f"{'ref.':>6} "
@@ -210,24 +259,93 @@ class ConvergenceStudy:
 #: data: the rate fit leaves them out, and reports NaN when fewer than two sizes remain
 RATE_FLOOR = 1e-12
 
+#: a fitted rate is *resolved* only if upper / lower <= RESOLVED_RATIO at every (n, seed)
+#: point of the fit; wider brackets leave the exponent of the distance itself open
+RESOLVED_RATIO = 2.0
 
-def _fit_rate(ns, y):
-    """Least squares log y = a + r log n over all (n, sample) pairs above RATE_FLOOR; (r, stderr)."""
+
+def rate_text(r, se, digits=3):
+    """``"-0.500 ± 0.050"``; ``"-0.500"`` with no standard error; ``"n/a"`` with no fit."""
+    if r is None or not math.isfinite(r):
+        return "n/a"
+    if se is None or not math.isfinite(se):
+        return f"{r:+.{digits}f} ± n/a"
+    return f"{r:+.{digits}f} ± {se:.{digits}f}"
+
+
+def resolved_text(ok, ratio):
+    """``"resolved (ratio 1.4)"`` or ``"UNRESOLVED (ratio 77)"``; ``"no fit"`` without a rate."""
+    if ratio is None or not (ratio == ratio):
+        return "no fit"
+    q = "inf" if math.isinf(ratio) else format(ratio, ".3g")
+    return f"resolved (ratio {q})" if ok else f"UNRESOLVED (ratio {q})"
+
+
+def _fit_power(ns, y):
+    """Least squares log y = a + r log n over all (n, sample) pairs above RATE_FLOOR.
+
+    Returns (r, se, a): se is the ordinary least-squares standard error of r,
+    sqrt(s^2 / sum((x - mean x)^2)) with s^2 = sum(residuals^2) / (points - 2) (NaN with two
+    points); all three are NaN when fewer than two sizes remain.
+    """
     x = np.repeat(np.log(ns.astype(float)), y.shape[1])
     v = y.reshape(-1)
     ok = v > RATE_FLOOR
     if ok.sum() < 2 or len(set(x[ok])) < 2:
-        return math.nan, math.nan
+        return math.nan, math.nan, math.nan
     x, v = x[ok], np.log(v[ok])
     X = np.column_stack([np.ones_like(x), x])
     coef, *_ = np.linalg.lstsq(X, v, rcond=None)
     dof = len(v) - 2
     if dof <= 0:
-        return float(coef[1]), math.nan
+        return float(coef[1]), math.nan, float(coef[0])
     resid = v - X @ coef
     s2 = float(resid @ resid) / dof
     cov = s2 * np.linalg.inv(X.T @ X)
-    return float(coef[1]), float(math.sqrt(max(cov[1, 1], 0.0)))
+    return float(coef[1]), float(math.sqrt(max(cov[1, 1], 0.0))), float(coef[0])
+
+
+def _fit_rate(ns, y):
+    """(r, stderr) of :func:`_fit_power`."""
+    return _fit_power(ns, y)[:2]
+
+
+def fit_rates(ns, lower, upper):
+    """Fit both bounds at every time: a dict of the ``rate*`` and ``bracket_ratio`` arrays of
+    :class:`ConvergenceStudy` from brackets of shape (N, seeds, T).
+
+    >>> ns = np.array([10, 40])
+    >>> up = np.array([[[0.2]], [[0.1]]]); lo = up / np.array([[[1.5]], [[3.0]]])
+    >>> f = fit_rates(ns, lo, up)
+    >>> [round(float(f[k][0]), 3) for k in ("rate", "rate_lower", "bracket_ratio")], bool(f["rate_resolved"][0])
+    ([-0.5, -1.0, 3.0], False)
+    """
+    ns = np.asarray(ns)
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    T = upper.shape[2]
+    out = {k: np.full(T, np.nan) for k in ("rate", "rate_stderr", "rate_intercept", "rate_lower",
+                                           "rate_lower_stderr", "rate_lower_intercept", "bracket_ratio")}
+    out["rate_resolved"] = np.zeros(T, dtype=bool)
+    if len(ns) < 2:
+        return out
+    for k in range(T):
+        out["rate"][k], out["rate_stderr"][k], out["rate_intercept"][k] = _fit_power(ns, upper[:, :, k])
+        lo = lower[:, :, k]
+        out["rate_lower"][k], out["rate_lower_stderr"][k], out["rate_lower_intercept"][k] = _fit_power(ns, lo)
+        if math.isfinite(out["rate"][k]):
+            used = upper[:, :, k] > RATE_FLOOR
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = np.where(lo[used] > 0, upper[:, :, k][used] / np.where(lo[used] > 0, lo[used], 1.0), np.inf)
+            out["bracket_ratio"][k] = float(q.max())
+            out["rate_resolved"][k] = bool(q.max() <= RESOLVED_RATIO)
+    return out
+
+
+def finite_start(W0, n, s, base, kind="weighted"):
+    """The initial graph of size n and seed s in a study seeded by ``base``: a W-random
+    sample with sorted latent positions, from its own stream ``[base, 1, n, s]``."""
+    return sample(W0, int(n), rng=np.random.default_rng([base, 1, int(n), int(s)]), kind=kind,
+                  sort_labels=True)
 
 
 def convergence_study(
@@ -254,6 +372,7 @@ def convergence_study(
     on_flow=None,
     check_integration: bool = False,
     check_time_step: bool = False,
+    restore=None,
 ) -> ConvergenceStudy:
     r"""Measure how fast finite-n gradient flows approach their graphon limit in cut distance.
 
@@ -314,9 +433,19 @@ def convergence_study(
         has a ``close()`` method it is called when the flow ends (progress bars).
     on_flow : callable(label, dict), optional
         Called after each finished flow (and its distances) with a dict of its results:
-        ``times``, ``energies``, ``grad_norms`` (curves), ``status``, ``message``, and for
-        finite flows ``n``, ``seed``, ``lower``, ``upper``, ``delta2_upper``.  Use it to
-        checkpoint a long study so that finished work survives an interruption.
+        ``times``, ``energies``, ``grad_norms`` (curves), ``status``, ``message``,
+        ``controller``, ``wall_time`` (seconds in the flow), ``states`` (the states at
+        ``times`` as a list of arrays: for the references always, for finite flows only the
+        ones ``keep_states`` keeps, else an empty list), and for finite flows ``n``, ``seed``,
+        ``lower``, ``upper``, ``delta2_upper``.  Use it to checkpoint a long study so that
+        finished work survives an interruption.
+    restore : callable(label) -> dict or None, optional
+        Resuming: called before each flow with its label; a dict as ``on_flow`` received it
+        for that flow is used instead of running the flow (and, for a finite flow, instead of
+        computing its distances), None runs it.  Everything else is derived exactly as
+        before, so a study restored from its own ``on_flow`` records equals the uninterrupted
+        one bit for bit.  ``restored`` lists the flows taken this way; ``on_flow`` is not
+        called for them.
     check_integration : bool
         Also run the m-block reference once more, integrated more accurately -- at rtol/10 and
         atol/10 under error control, with step dt/2 for fixed steps -- and report
@@ -418,6 +547,8 @@ def convergence_study(
     cut_options = dict(cut_options or {})
     report = progress or (lambda s: None)
     checkpoint = on_flow or (lambda label, data: None)
+    lookup = restore or (lambda label: None)
+    restored = []
 
     def slot(t):
         """The index of saved time t in ctimes, or None (the always-saved t = 0 of a flow whose
@@ -426,6 +557,18 @@ def convergence_study(
         return j if abs(ctimes[j] - t) <= t_tol else None
 
     def run(B0, label, kw=how):
+        """Run one flow, or take it from ``restore``: a dict with the flow's saved curves,
+        status, message, controller, wall time and its states at ``times``."""
+        rec = lookup(label)
+        if rec is not None:
+            restored.append(label)
+            report(f"{label}: restored from the checkpoint ({rec['message']})")
+            return dict(restored=rec, states=[np.asarray(B, dtype=np.float64) for B in rec.get("states", [])],
+                        times=np.asarray(rec["times"], dtype=float), energies=np.asarray(rec["energies"], dtype=float),
+                        grad_norms=np.asarray(rec["grad_norms"], dtype=float), status=Status(rec["status"]),
+                        message=rec["message"], controller=rec.get("controller", ""),
+                        wall_time=float(rec.get("wall_time", math.nan)))
+        tf = time.perf_counter()
         bar = flow_progress(label) if flow_progress is not None else None
 
         def keep_measured(t, B):  # states only at the measured times, curves everywhere
@@ -450,15 +593,16 @@ def convergence_study(
             raise RuntimeError(f"{label}: the flow did not save at t = {', '.join(f'{t:g}' for t in missing)}")
         idx = [rows[j] for j in range(len(ctimes))]
         return dict(
-            flow=r, states=[r.states[rows[j]] for j in measured],
+            restored=None, states=[r.states[rows[j]] for j in measured],
             times=np.asarray(r.times)[idx], energies=np.asarray(r.energies)[idx],
-            grad_norms=np.asarray(r.grad_norms)[idx],
+            grad_norms=np.asarray(r.grad_norms)[idx], status=r.status, message=r.message,
+            controller=r.controller, wall_time=time.perf_counter() - tf,
         )
 
-    def checkpoint_data(o, **extra):
-        r = o["flow"]
+    def checkpoint_data(o, states=True, **extra):
         return {"times": o["times"], "energies": o["energies"], "grad_norms": o["grad_norms"],
-                "status": r.status, "message": r.message, **extra}
+                "status": o["status"], "message": o["message"], "controller": o["controller"],
+                "wall_time": o["wall_time"], "states": list(o["states"]) if states else [], **extra}
 
     statuses = []
     messages = []
@@ -471,14 +615,14 @@ def convergence_study(
         starts.append(S0)
         label = f"reference m={m}"
         o = run(S0, label)
-        r = o["flow"]
-        controller = controller or r.controller
-        statuses.append(r.status)
-        messages.append(r.message)
+        controller = controller or o["controller"]
+        statuses.append(o["status"])
+        messages.append(o["message"])
         refs.append([StepGraphon(np.asarray(B, dtype=np.float64), S0.widths) for B in o["states"]])
         ref_curves = (o["energies"], o["grad_norms"])
-        checkpoint(label, checkpoint_data(o, blocks=m))
-        report(f"reference flow on {m} blocks: {r.message}")
+        if o["restored"] is None:
+            checkpoint(label, checkpoint_data(o, blocks=m))
+            report(f"reference flow on {m} blocks: {o['message']}")
     gap = np.asarray([l2_distance(a, b) for a, b in zip(refs[0], refs[1])])
     cut_gap = np.asarray([cut_norm(a, b, rng=np.random.default_rng([base, 3, k])).upper
                           for k, (a, b) in enumerate(zip(refs[0], refs[1]))])
@@ -488,13 +632,14 @@ def convergence_study(
         S0 = starts[0]
         label = f"reference m={S0.m} {check_label}"
         o = run(S0, label, kw=check_how)
-        checkpoint(label, checkpoint_data(o, blocks=S0.m))
+        if o["restored"] is None:
+            checkpoint(label, checkpoint_data(o, blocks=S0.m))
         int_gap = np.asarray([
             cut_norm(a, StepGraphon(np.asarray(B, dtype=np.float64), S0.widths),
                      rng=np.random.default_rng([base, 4, k])).upper
             for k, (a, B) in enumerate(zip(refs[0], o["states"]))
         ])
-        report(f"integration check ({check_text} at {S0.m} blocks): {o['flow'].message}; cut-norm gap <= "
+        report(f"integration check ({check_text} at {S0.m} blocks): {o['message']}; cut-norm gap <= "
                f"{', '.join(f'{g:.2g}' for g in int_gap)}")
 
     shape = (len(ns), int(seeds), len(times))
@@ -508,34 +653,37 @@ def convergence_study(
     kept = {}
     for i, n in enumerate(ns):
         for s in range(int(seeds)):
-            A0, x = sample(W0, int(n), rng=np.random.default_rng([base, 1, int(n), s]), kind=kind,
-                           sort_labels=True)
             label = f"n={n} seed {s}"
-            tf = time.perf_counter()
+            if lookup(label) is None:  # a restored flow needs no sample
+                A0 = finite_start(W0, n, s, base, kind).matrix
+            else:
+                A0 = None
             o = run(A0, label)
-            r = o["flow"]
-            walls[i, s] = time.perf_counter() - tf
-            statuses.append(r.status)
-            messages.append(r.message)
+            walls[i, s] = o["wall_time"]
+            statuses.append(o["status"])
+            messages.append(o["message"])
             energies[i, s] = o["energies"][measured]
             curve_e[i, s] = o["energies"]
             curve_g[i, s] = o["grad_norms"]
-            if keep_states and s == 0:
+            keep_this = keep_states and s == 0
+            if keep_this:
                 kept[int(n)] = tuple(o["states"])
+            rec = o["restored"]
+            if rec is not None:
+                lower[i, s] = rec["lower"]
+                upper[i, s] = rec["upper"]
+                d2[i, s] = rec["delta2_upper"]
+                continue
             for k, B in enumerate(o["states"]):
                 res = cut_distance(np.asarray(B, dtype=np.float64), reference[k],
                                    rng=np.random.default_rng([base, 2, int(n), s, k]), **cut_options)
                 lower[i, s, k] = res.lower
                 upper[i, s, k] = res.upper
                 d2[i, s, k] = res.delta2_upper
-            checkpoint(label, checkpoint_data(o, n=int(n), seed=s, lower=lower[i, s], upper=upper[i, s],
-                                              delta2_upper=d2[i, s]))
-            report(f"n={n} seed {s}: {r.message}; final bracket [{lower[i, s, -1]:.3g}, {upper[i, s, -1]:.3g}]")
-    rate = np.full(len(times), np.nan)
-    err = np.full(len(times), np.nan)
-    if len(ns) >= 2:
-        for k in range(len(times)):
-            rate[k], err[k] = _fit_rate(ns, upper[:, :, k])
+            checkpoint(label, checkpoint_data(o, states=keep_this, n=int(n), seed=s, lower=lower[i, s],
+                                              upper=upper[i, s], delta2_upper=d2[i, s]))
+            report(f"n={n} seed {s}: {o['message']}; final bracket [{lower[i, s, -1]:.3g}, {upper[i, s, -1]:.3g}]")
+    fits = fit_rates(ns, lower, upper)
     return ConvergenceStudy(
         ns=ns,
         times=times,
@@ -543,8 +691,8 @@ def convergence_study(
         lower=lower,
         upper=upper,
         delta2_upper=d2,
-        rate=rate,
-        rate_stderr=err,
+        rate=fits["rate"],
+        rate_stderr=fits["rate_stderr"],
         resolution=int(resolution),
         resolution_gap=gap,
         reference=reference,
@@ -568,4 +716,12 @@ def convergence_study(
         atol=atol if error_control else None,
         dt=dt,
         controller=controller,
+        rate_lower=fits["rate_lower"],
+        rate_lower_stderr=fits["rate_lower_stderr"],
+        rate_intercept=fits["rate_intercept"],
+        rate_lower_intercept=fits["rate_lower_intercept"],
+        bracket_ratio=fits["bracket_ratio"],
+        rate_resolved=fits["rate_resolved"],
+        restored=tuple(restored),
+        base_seed=base,
     )

@@ -7,10 +7,13 @@ Files written into the study's directory:
 
 * ``snapshots_f{i}.png``: heatmaps of the reference flow W_t and of the largest finite flow
   A_n(t) at the measured times, one figure per functional;
-* ``energy.png``: F(W_t) and ||P DF(W_t)||_2 against t, reference and every n;
-* ``cut_distance.png``: the certified cut-distance bracket against n on log-log axes, with
-  the fitted power law at each measured time;
-* ``flow.gif``: an animation of the reference flows;
+* ``energy.png``: F(W_t) and ||P DF(W_t)||_2 against t (a log time axis past the first curve
+  time), reference and every n;
+* ``cut_distance.png``: the certified cut-distance bounds of every (n, seed) against n on
+  log-log axes -- exactly the points the rates are fitted to -- with the two fitted power laws
+  (upper and lower bounds) at each measured time, unresolved rates marked;
+* ``flow.gif``: per functional the limit flow next to one finite flow (n = ``gif_size``), with
+  a colour bar;
 * ``report.html``: all of it with short explanations; images are embedded as data URIs,
   so the one file can be moved or mailed on its own.
 """
@@ -24,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .convergence import RATE_FLOOR
+from .convergence import RATE_FLOOR, RESOLVED_RATIO, rate_text
 
-__all__ = ["write_report", "write_html"]
+__all__ = ["write_report", "write_html", "n_axis"]
 
 DPI = 100
 
@@ -73,6 +76,44 @@ def _snapshots(d: Path, i, cfg, study):
     return _save(fig, d, f"snapshots_f{i}.png")
 
 
+def n_axis(ax, ns):
+    """Label a log-scale n axis with the sizes themselves (no minor tick labels, which overlap
+    as "3x10^2 4x10^2" on a short decade)."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    ns = [int(n) for n in ns]
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(ns))
+    ax.set_xticklabels([str(n) for n in ns])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo, hi = min(ns), max(ns)
+    ax.set_xlim(lo / 1.25, hi * 1.25)
+
+
+def _time_axis(ax, ct):
+    """A time axis linear up to the first positive curve time and logarithmic after it, so
+    that fast early changes and a slow approach to equilibrium are both visible."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    pos = np.asarray(ct)[np.asarray(ct) > 0]
+    if not pos.size:
+        return
+    lin, t1 = float(pos.min()), float(pos.max())
+    ax.set_xscale("symlog", linthresh=lin, linscale=0.4)
+    ax.set_xlim(0, t1)
+    ticks = [0.0, lin] + [10.0**k for k in range(math.ceil(math.log10(lin)), math.floor(math.log10(t1)) + 1)] + [t1]
+    keep = [0.0]
+    for t in sorted(set(ticks))[1:]:  # no two labels closer than a factor 2 (they would overlap)
+        if keep[-1] == 0.0 or t >= 2 * keep[-1]:
+            keep.append(t)
+        elif t == t1:
+            keep[-1] = t1
+    ax.xaxis.set_major_locator(FixedLocator(keep))
+    ax.set_xticklabels([f"{t:g}" for t in keep])
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
 def _energy(d: Path, cfg, studies):
     plt = _plt()
     nf = len(studies)
@@ -93,7 +134,8 @@ def _energy(d: Path, cfg, studies):
         ax_g.set_ylabel("||P DF||₂")
         ax_g.set_yscale("log")
         for ax in (ax_e, ax_g):
-            ax.set_xlabel("graphon time t")
+            _time_axis(ax, ct)
+            ax.set_xlabel("graphon time t (log scale past the first curve time)")
             ax.set_title(cfg.functionals[i][0], fontsize=10)
         ax_e.legend(fontsize=7, ncol=2)
     fig.tight_layout()
@@ -103,42 +145,48 @@ def _energy(d: Path, cfg, studies):
 def _cut(d: Path, cfg, studies):
     plt = _plt()
     nf = len(studies)
-    fig, axes = plt.subplots(1, nf, figsize=(5.2 * nf, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, nf, figsize=(5.6 * nf, 4.6), squeeze=False)
     for i, s in enumerate(studies):
         ax = axes[0, i]
         ns = s.ns.astype(float)
+        seeds = s.upper.shape[1]
         cmap = plt.get_cmap("viridis")
         plotted = False
+        # seeds side by side around each n (a few percent apart), so that they do not hide each other
+        spread = np.exp(0.04 * (np.arange(seeds) - (seeds - 1) / 2)) if seeds > 1 else np.ones(1)
         for k, t in enumerate(s.times):
-            up = s.upper[:, :, k].mean(axis=1)
-            lo = s.lower[:, :, k].mean(axis=1)
-            ok = up > RATE_FLOOR  # rounding-level distances are not data (see the rate fit)
+            up, lo = s.upper[:, :, k], s.lower[:, :, k]
+            x = ns[:, None] * spread[None, :]
+            ok = up > RATE_FLOOR  # rounding-level distances are not data (the fit leaves them out)
             if not np.any(ok):
                 continue
-            c = cmap(k / max(1, len(s.times) - 1))
-            r, e = s.rate[k], s.rate_stderr[k]
-            lab = f"t = {t:g}" + (f": r = {r:+.2f} ± {e:.2f}" if math.isfinite(r) and math.isfinite(e)
-                                   else (f": r = {r:+.2f}" if math.isfinite(r) else ""))
-            ax.plot(ns[ok], up[ok], "o-", color=c, label=lab)
-            okl = ok & (lo > RATE_FLOOR)
-            ax.plot(ns[okl], lo[okl], "v:", color=c, alpha=0.7)
+            c = cmap(0.85 * k / max(1, len(s.times) - 1))  # the light yellow end is hard to see
+            r, resolved = s.rate[k], bool(s.rate_resolved[k])
+            lab = f"t = {t:g}"
             if math.isfinite(r):
-                # the least-squares line through the upper bounds
-                x = np.log(np.repeat(ns, s.upper.shape[1]))
-                y = s.upper[:, :, k].reshape(-1)
-                m = y > RATE_FLOOR
-                a = float(np.mean(np.log(y[m]) - r * x[m]))
-                xx = np.geomspace(ns[0], ns[-1], 20)
-                ax.plot(xx, np.exp(a) * xx**r, "-", color=c, alpha=0.35, lw=3)
+                lab += f": upper {rate_text(r, s.rate_stderr[k], 2)}, lower {rate_text(s.rate_lower[k], s.rate_lower_stderr[k], 2)}"
+                lab += "" if resolved else f" (unresolved, ratio {s.bracket_ratio[k]:.3g})"
+            ax.plot(x[ok], up[ok], "o", color=c, ms=4, label=lab)
+            okl = lo > RATE_FLOOR
+            ax.plot(x[okl], lo[okl], "v", color=c, ms=4, mfc="none")
+            xx = np.geomspace(ns[0], ns[-1], 20)
+            if math.isfinite(r):  # the least-squares lines, from the fitted intercepts
+                ax.plot(xx, np.exp(s.rate_intercept[k]) * xx**r, "-", color=c, alpha=0.6 if resolved else 0.3,
+                        lw=1.5)
+            if math.isfinite(s.rate_lower[k]):
+                ax.plot(xx, np.exp(s.rate_lower_intercept[k]) * xx ** s.rate_lower[k], "--", color=c,
+                        alpha=0.6 if resolved else 0.3, lw=1.5)
             plotted = True
-        ax.set_xscale("log")
+        n_axis(ax, s.ns)
         if plotted:
             ax.set_yscale("log")
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6.5)
         ax.set_xlabel("n")
         ax.set_ylabel("cut distance to the limit")
-        ax.set_title(f"{cfg.functionals[i][0]}\n(o upper bound, v lower bound, band: fit)", fontsize=9)
-    fig.tight_layout()
+        ax.set_title(cfg.functionals[i][0], fontsize=10)
+    fig.text(0.5, 0.01, "o upper and v lower bound of every seed (the points fitted); lines: least-squares fits "
+             "(solid: upper, dashed: lower; faint: unresolved)", ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return _save(fig, d, "cut_distance.png")
 
 
@@ -151,24 +199,33 @@ def _gif(d: Path, cfg, frames):
         return None
     lo, hi = cfg.box
     nf = len(have)
-    fig, axes = plt.subplots(1, nf, figsize=(3.2 * nf, 3.4), squeeze=False)
-    ims = []
-    for ax, (i, (ts, fr)) in zip(axes[0], have):
-        ims.append(ax.imshow(fr[0], vmin=lo, vmax=hi, cmap="viridis", extent=(0, 1, 1, 0), interpolation="nearest"))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(cfg.functionals[i][0], fontsize=9)
-    label = fig.suptitle("")
-    nframes = min(len(f[1][0]) for f in have)
+    fig, axes = plt.subplots(nf, 2, figsize=(6.4, 3.0 * nf + 0.5), squeeze=False)
+    fig.subplots_adjust(left=0.02, right=0.84, bottom=0.02, top=1 - 0.55 / (3.0 * nf + 0.5), wspace=0.06,
+                        hspace=0.14)
+    panels = []
+    im = None
+    for r, (i, f) in enumerate(have):
+        for c, (key, name) in enumerate((("limit", "limit"), ("finite", f"n = {f['n']}, seed 0"))):
+            ax = axes[r, c]
+            im = ax.imshow(f[key][0], vmin=lo, vmax=hi, cmap="viridis", extent=(0, 1, 1, 0),
+                           interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{cfg.functionals[i][0]}: {name}", fontsize=9)
+            panels.append((im, f[key]))
+    fig.colorbar(im, cax=fig.add_axes((0.87, 0.1, 0.03, 0.75)), label="W(x, y)")
+    label = fig.suptitle("", fontsize=10)
+    ts = have[0][1]["times"]
+    nframes = min(min(len(f["limit"]), len(f["finite"])) for _, f in have)
 
     def draw(k):
-        for im, (_, (ts, fr)) in zip(ims, have):
-            im.set_data(fr[k])
-        label.set_text(f"graphon time t = {have[0][1][0][k]:.3g}")
-        return ims
+        for im_, fr in panels:
+            im_.set_data(fr[k])
+        label.set_text(f"graphon time t = {ts[k]:.3g}")
+        return [p[0] for p in panels]
 
     anim = FuncAnimation(fig, draw, frames=nframes, blit=False)
-    anim.save(d / "flow.gif", writer=PillowWriter(fps=8), dpi=72)
+    anim.save(d / "flow.gif", writer=PillowWriter(fps=8), dpi=90)
     plt.close(fig)
     return "flow.gif"
 
@@ -223,10 +280,36 @@ def _integrator_html(cfg):
 
 
 def _rate_cell(r, se):
-    """'r ± se', 'r' (too few sizes for an error) or 'n/a' (no fit: fewer than two sizes above rounding)."""
+    """'r ± se', 'r ± n/a' (two points: no error) or 'n/a' (no fit: fewer than two sizes above rounding)."""
     if r is None or not math.isfinite(r):
         return "n/a"
-    return f"{r:+.3f}" + (f" &plusmn; {se:.3f}" if se is not None and math.isfinite(se) else "")
+    return f"{r:+.3f} &plusmn; " + (f"{se:.3f}" if se is not None and math.isfinite(se) else "n/a")
+
+
+def _ratio_cell(q, ok):
+    if q is None or not (q == q):
+        return "n/a"
+    text = "&infin;" if math.isinf(q) else f"{q:.3g}"
+    return f"{text} (resolved)" if ok else f"<b>{text} (unresolved)</b>"
+
+
+def _status_table(s, fs):
+    """Every flow's status: the references in one line, the finite flows as a table n x seed
+    (the message of each flow is its cell's tooltip)."""
+    e = html.escape
+    stat, msgs = [str(getattr(x, "value", x)) for x in fs["statuses"]], fs["messages"]
+    nref = len(stat) - len(s.ns) * s.seeds
+    names = [f"reference m={s.resolution}", f"reference m={2 * s.resolution}"][:nref]
+    ref = "; ".join(f"{nm}: <span title='{e(m)}'>{e(x)}</span>" for nm, x, m in zip(names, stat, msgs))
+    rows = ["<h3>Flow statuses</h3><p>" + ref + " (hover over a status for the flow's message).</p>",
+            "<table><tr><th>n</th>" + "".join(f"<th>seed {j}</th>" for j in range(s.seeds)) + "</tr>"]
+    for k, n in enumerate(s.ns):
+        cells = ""
+        for j in range(s.seeds):
+            q = nref + k * s.seeds + j
+            cells += f"<td title='{e(msgs[q])}'>{e(stat[q])}</td>"
+        rows.append(f"<tr><th>{n}</th>{cells}</tr>")
+    return "\n".join(rows) + "</table>"
 
 
 def write_html(d, cfg, studies, summary):
@@ -291,31 +374,44 @@ def write_html(d, cfg, studies, summary):
                      "lower &le; &delta;<sub>&#9633;</sub>(A<sub>n</sub>(t), W<sub>t</sub>) &le; upper "
                      "(mean over seeds). The lower bound comes from the counting lemma and degree "
                      "distributions and holds for every relabelling; the upper bound is a cut-norm "
-                     "certificate at an explicit alignment. The last row is the exponent r of a "
-                     "least-squares fit upper &asymp; C n<sup>r</sup>, with its standard error.</p>")
+                     "certificate at an explicit alignment. Below the brackets: the exponents of "
+                     "least-squares fits upper &asymp; C n<sup>r</sup> and lower &asymp; c n<sup>r</sup> over "
+                     "every (n, seed), each &plusmn; its ordinary least-squares standard error (residual "
+                     "scatter about the line, points taken as independent; n/a with two points), and the "
+                     "largest ratio upper/lower among the points fitted. A rate is <b>resolved</b> only "
+                     f"where that ratio is at most {RESOLVED_RATIO:g}; elsewhere the distance itself may "
+                     "follow any slope between the bounds, and neither exponent is its rate.</p>")
         parts.append("<table><tr><th>n</th>" + "".join(f"<th>t = {t:g}</th>" for t in s.times) + "</tr>")
         for k, n in enumerate(s.ns):
             cells = "".join(f"<td>[{_fmt(s.lower[k, :, j].mean())}, {_fmt(s.upper[k, :, j].mean())}]</td>"
                             for j in range(len(s.times)))
             parts.append(f"<tr><th>{n}</th>{cells}</tr>")
-        parts.append("<tr><th>rate r</th>"
-                     + "".join(f"<td>{_rate_cell(r, se)}</td>" for r, se in zip(s.rate, s.rate_stderr))
+        parts.append("<tr><th>rate r (upper)</th>"
+                     + "".join(f"<td>{_rate_cell(r, se)}</td>" for r, se in zip(s.rate, s.rate_stderr)) + "</tr>")
+        parts.append("<tr><th>rate (lower)</th>"
+                     + "".join(f"<td>{_rate_cell(r, se)}</td>" for r, se in zip(s.rate_lower, s.rate_lower_stderr))
+                     + "</tr>")
+        parts.append("<tr><th>upper / lower (max)</th>"
+                     + "".join(f"<td>{_ratio_cell(q, ok)}</td>" for q, ok in zip(s.bracket_ratio, s.rate_resolved))
                      + "</tr></table>")
-        parts.append("<p>Flow statuses: " + e("; ".join(fs["messages"][:3])) + (" …" if len(fs["messages"]) > 3
-                                                                                  else "") + "</p>")
+        parts.append(_status_table(s, fs))
         parts.append(f"<p class='note'>Energy of the limit at t<sub>1</sub>: {fs['reference_final_energy']:.6g}. "
                      f"Wall time for this functional: {fs['wall_time']:.1f} s.</p>")
-    parts.append("<h2>Cut distance against n</h2><p>Upper (o) and lower (v) bounds on log-log axes, with "
-                 "the fitted power law at each time. Sampling alone gives distances of order n<sup>-1/2</sup> "
-                 "at t = 0; the flows then carry (and may shrink) that error.</p>")
+    parts.append("<h2>Cut distance against n</h2><p>The upper (o) and lower (v) bound of every finite flow "
+                 "(one point per seed, seeds drawn slightly apart) on log-log axes: the points the rates are "
+                 "fitted to, with the two fitted power laws (solid: upper, dashed: lower; faint where the "
+                 "rate is unresolved). Sampling alone gives distances of order n<sup>-1/2</sup> at t = 0; "
+                 "the flows then carry (and may shrink) that error.</p>")
     parts.append(_img(d, files["cut_distance"], "cut distance against n"))
     parts.append("<h2>Energy and gradient norm</h2><p>Along a gradient flow the energy decreases, "
                  "dF/dt = &minus;||P DF||&sup2;; the finite flows follow the limit more closely as n grows.</p>")
     parts.append(_img(d, files["energy"], "energy and gradient-norm curves"))
     if "animation" in files:
-        parts.append("<h2>Animation</h2><p>The limit flows from t = 0 to t<sub>1</sub> (frames spaced "
-                     "quadratically in time, so the fast early part is visible).</p>")
-        parts.append(_img(d, files["animation"], "animation of the limit flows"))
+        parts.append("<h2>Animation</h2><p>The limit (left) and a finite flow (right, seed 0) from t = 0 to "
+                     "t<sub>1</sub>, each a flow of its own landing on the frame times (spaced quadratically "
+                     "in time, so the fast early part is visible); large states are shown block-averaged to "
+                     "at most 128 &times; 128.</p>")
+        parts.append(_img(d, files["animation"], "animation of the limit and a finite flow"))
     v = summary["versions"]
     parts.append("<h2>Software</h2><p class='note'>" + e(", ".join(f"{k} {val}" for k, val in v.items()))
                  + "</p>")

@@ -84,19 +84,24 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
+import signal
 import sys
+import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import graphons as _lib
-from .convergence import RATE_FLOOR, convergence_study
+from .convergence import RATE_FLOOR, RESOLVED_RATIO, convergence_study, finite_start, fit_rates
 from .flow import INTEGRATORS, flow, get_integrator
 from .functionals import EdgeDensity, Entropy, Functional, HomDensity, RateFunction
 from .graphons import Graphon, block_average
+from .hom import CostError, check_cost
 from .patterns import as_pattern
 from .step import StepGraphon
 
@@ -105,8 +110,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["ConfigError", "StudyError", "StudyConfig", "StudyResult", "DEFAULT_CONFIG", "load_config", "parse_config", "run_study",
-           "to_toml"]
+__all__ = ["ConfigError", "StudyError", "StudyTerminated", "StudyConfig", "StudyResult", "LoadedStudy", "DEFAULT_CONFIG",
+           "load_config", "parse_config", "run_study", "load_study", "to_toml", "flow_cost"]
 
 #: The built-in main job: t(C5) with and without entropy, from a smooth ring graphon.
 DEFAULT_CONFIG = """\
@@ -488,7 +493,15 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
         flags[k] = v
     if gif_frames == 1:
         _fail("save.gif_frames", "an animation needs 0 (none) or at least 2 frames")
+    for i, (_, terms) in enumerate(parsed):  # one gradient on the largest flow's blocks, before any work
+        for j in (j for j, t in enumerate(terms) if t["term"] == "hom"):
+            try:
+                check_cost(terms[j]["pattern"], max(2 * resolution, ns[-1]), gradient=True, graph=False,
+                           advice="use a smaller pattern, or fewer blocks (reference.resolution, finite.ns)")
+            except CostError as exc:
+                _fail(f"functionals[{i}].terms[{j}].pattern", str(exc))
     _check_start(parsed, init, (lo, hi), method, kind, base_dir)
+    _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt)
 
     return StudyConfig(
         title=title, t1=t1, times=tuple(times), functionals=tuple(parsed), initial=init, box=(lo, hi),
@@ -588,6 +601,96 @@ def _check_start(parsed, init, box, method, kind, base_dir):
                                            "(error control, rtol)")
 
 
+#: the speed assumed by the size check: faster than any one machine this runs on, so that the
+#: time it estimates is a lower bound
+ASSUMED_FLOPS = 1e12
+#: the longest single flow the size check lets through (seconds, at ASSUMED_FLOPS)
+MAX_FLOW_SECONDS = 30 * 86400.0
+
+
+def _physical_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _has_cycle(pat) -> bool:
+    p = as_pattern(pat if isinstance(pat, str) else [tuple(e) for e in pat])
+    parent = list(range(p.k))
+
+    def root(v):
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for a, b in p.edges:
+        ra, rb = root(a), root(b)
+        if ra == rb:
+            return True
+        parent[ra] = rb
+    return False
+
+
+def flow_cost(n, parsed, *, method, dt, t1, landings, saved):
+    """Lower bounds on the memory (bytes) and work (floating-point operations) of one flow of an
+    n x n matrix: (bytes, flops).
+
+    Memory: 8 n^2 bytes for each n x n array the flow holds at once -- the state, the new
+    state, the gradient and a scratch array, one array per stage of a Runge-Kutta method
+    (two for the IMEX pairs) -- and for each of the ``saved`` states it keeps.  Work: a
+    pattern with a cycle costs at least one n x n matrix product (2 n^3 operations) per
+    gradient evaluation, a forest or an entry-wise term n^2; a step costs one evaluation per
+    stage (one less for FSAL pairs); there are at least ``landings`` steps under error control
+    (every saved time is landed on) and t1 / dt with fixed steps.
+
+    >>> b, f = flow_cost(1000, [("K3", ({"term": "hom", "pattern": "K3", "coef": 1.0},))],
+    ...                  method="prox", dt=0.5, t1=10.0, landings=5, saved=4)
+    >>> b / 8e6, f / 2e9
+    (8.0, 20.0)
+    """
+    integ = get_integrator(method)
+    stages = getattr(integ, "s", 2 if method == "heun" else 1)
+    arrays = 4 + (2 * stages if integ.implicit_local and stages > 1 else (stages if stages > 1 else 0)) + saved
+    evals = max(1, stages - 1) if (stages > 1 and not integ.implicit_local) else stages
+    cycle = any(t["term"] == "hom" and _has_cycle(t["pattern"]) for _, terms in parsed for t in terms)
+    per_eval = 2.0 * float(n) ** 3 if cycle else float(n) ** 2
+    steps = landings if dt is None else max(landings, math.ceil(t1 / dt))
+    return 8.0 * float(n) ** 2 * arrays, steps * evals * per_eval
+
+
+def _human_bytes(b):
+    for unit, size in (("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if b >= size:
+            return f"{b / size:.3g} {unit}"
+    return f"{b / 1e3:.3g} kB"
+
+
+def _human_seconds(t):
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if t >= size:
+            return f"{t / size:.3g} {unit}"
+    return f"{t:.3g} s"
+
+
+def _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt):
+    """Refuse sizes whose largest flow cannot fit in memory, or would take more than
+    MAX_FLOW_SECONDS at ASSUMED_FLOPS, before any work (the estimates are lower bounds)."""
+    landings = len(set(times) | set(np.linspace(0.0, t1, curve_points).tolist()))
+    memory = _physical_memory()
+    for key, n in (("finite.ns", max(ns)), ("reference.resolution", 2 * resolution)):
+        need, work = flow_cost(n, parsed, method=method, dt=dt, t1=t1, landings=landings, saved=len(times))
+        seconds = work / ASSUMED_FLOPS
+        what = (f"one flow at n = {n} holds at least {_human_bytes(need)} in memory and needs at least "
+                f"{work:.2g} floating-point operations (about {_human_seconds(seconds)} at "
+                f"{ASSUMED_FLOPS:.0e} operations per second)")
+        if memory is not None and need > memory:
+            _fail(key, f"{n} is too large: {what}, and this machine has {_human_bytes(memory)} of memory")
+        if seconds > MAX_FLOW_SECONDS:
+            _fail(key, f"{n} is too large: {what}, more than the {_human_seconds(MAX_FLOW_SECONDS)} allowed")
+
+
 def _toml_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -657,6 +760,11 @@ class StudyResult:
         The contents of ``summary.json``.
     wall_time : float
         Seconds for the whole study.
+    resumed_from : Path or None
+        The partial folder this run resumed from (None: it started afresh).
+    restored, computed : tuple of (int, str)
+        The flows reused from that folder and the flows this run computed, as (functional
+        index, flow label), e.g. ``(0, "n=200 seed 1")``.
     """
 
     out: Path
@@ -664,6 +772,9 @@ class StudyResult:
     studies: tuple
     summary: dict = field(repr=False)
     wall_time: float = 0.0
+    resumed_from: Path = None
+    restored: tuple = ()
+    computed: tuple = ()
 
 
 class _Progress:
@@ -685,10 +796,11 @@ class _Progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=self.t1, desc=f"  {label}", unit="t", leave=False, file=self.stream,
-                   bar_format="{desc}: {percentage:3.0f}%|{bar:20}| t={n:.3g}/{total:g} {postfix} [{elapsed}<{remaining}]")
+                   bar_format="{desc}: {percentage:3.0f}%|{bar:20}| t={n:.3g}/{total:g}{postfix} [{elapsed}<{remaining}]")
 
         def update(t, dt, energy, _bar=bar):
             _bar.n = min(t, self.t1)
+            # tqdm puts ", " before the postfix: it follows the time directly ("t=3/4, F=... dt=...")
             _bar.set_postfix_str(f"F={energy:.6g} dt={dt:.3g}", refresh=False)
             _bar.update(0)
 
@@ -752,7 +864,157 @@ def _coarse(B, px=128):
     return np.asarray(B[: k * f, : k * f].reshape(k, f, k, f).mean(axis=(1, 3)), dtype=np.float32)
 
 
-def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, overwrite=True) -> StudyResult:
+class StudyTerminated(KeyboardInterrupt):
+    """SIGTERM arrived while :func:`run_study` ran (``timeout``, a cluster scheduler, ``kill``).
+
+    It is handled like Ctrl-C (SIGINT): the finished work is kept in ``NAME.partial``
+    (``partial``), and the next run of the same study resumes from it.
+    """
+
+
+def _on_sigterm(signum, frame):
+    raise StudyTerminated(f"terminated by signal {signum} (SIGTERM)")
+
+
+#: the manifest of a staging folder: the configuration and software it runs, for resuming
+MANIFEST = "resume.json"
+#: what decides whether a partial folder can be resumed besides the configuration
+_RESUME_VERSIONS = ("graphonflow", "python", "numpy", "scipy", "numba")
+
+
+def _slug(label):
+    return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")
+
+
+def _atomic_write(path: Path, write):
+    """Write a file through a temporary name and rename it into place (no torn files)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        write(fh)
+    os.replace(tmp, path)
+
+
+class _Store:
+    """The finished flows of a staging folder: one ``flows/f{i}_{label}.npz`` per flow (its
+    arrays, exact) and one line of ``checkpoint.jsonl`` per flow, written after the file (the
+    line is what makes a flow count as finished; a torn last line is dropped on resume)."""
+
+    ARRAYS = ("times", "energies", "grad_norms", "lower", "upper", "delta2_upper", "frame_times", "frames")
+
+    def __init__(self, stage: Path):
+        self.stage = Path(stage)
+        self.dir = self.stage / "flows"
+        self.log_path = self.stage / "checkpoint.jsonl"
+        self.records = {}
+
+    def load(self) -> int:
+        """Read the finished flows of an earlier run (and rewrite the log without torn lines)."""
+        if not self.log_path.is_file():
+            return 0
+        kept = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                path = self.dir / rec["file"]
+                with np.load(path) as z:
+                    arrays = {k: z[k] for k in z.files}
+                key = (int(rec["functional"]), rec["flow"])
+            except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile):
+                continue  # a torn line, or a flow whose file did not make it: run it again
+            self.records[key] = (rec, arrays)
+            kept.append(line)
+        _atomic_write(self.log_path, lambda fh: fh.write("".join(x + "\n" for x in kept).encode()))
+        return len(self.records)
+
+    def open(self):
+        self.dir.mkdir(exist_ok=True)
+        self.log = open(self.log_path, "a")
+
+    def close(self):
+        self.log.close()
+
+    def record(self, i, label, data):
+        """Checkpoint one finished flow (``data`` as convergence_study's ``on_flow`` gives it)."""
+        fname = f"f{i}_{_slug(label)}.npz"
+        arrays = {k: np.asarray(data[k]) for k in self.ARRAYS if k in data}
+        states = data.get("states") or []
+        arrays["states"] = np.stack([np.asarray(B, dtype=np.float64) for B in states]) if states else np.zeros(0)
+        _atomic_write(self.dir / fname, lambda fh: np.savez(fh, **arrays))
+        line = {"functional": i, "flow": label, "file": fname,
+                **{k: v for k, v in data.items() if k not in ("states", "frames", "frame_times")}}
+        self.log.write(json.dumps(_jsonable(line)) + "\n")
+        self.log.flush()
+        self.records[(i, label)] = (line, arrays)
+
+    def lookup(self, i, label):
+        """The record of a finished flow as ``on_flow`` gave it, or None."""
+        got = self.records.get((i, label))
+        if got is None:
+            return None
+        rec, arrays = got
+        out = {k: v for k, v in rec.items() if k not in self.ARRAYS}
+        out.update({k: arrays[k] for k in self.ARRAYS if k in arrays})
+        out["states"] = list(arrays["states"]) if arrays["states"].ndim == 3 else []
+        return out
+
+    def count(self, i=None):
+        return sum(1 for (j, _) in self.records if i is None or j == i)
+
+
+def _manifest(cfg):
+    return _jsonable({"config": cfg.as_dict(),
+                      "versions": {k: v for k, v in _versions().items() if k in _RESUME_VERSIONS}})
+
+
+def _first_difference(a, b, key=""):
+    """The first key at which two JSON-like values differ, with both values; None if equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(a) + [k for k in b if k not in a]:
+            if k not in a or k not in b:
+                return f"'{key + k}' is set in only one of them"
+            d = _first_difference(a[k], b[k], key + k + ".")
+            if d:
+                return d
+        return None
+    if a != b:
+        return f"'{key.rstrip('.')}' is {json.dumps(a)} there and {json.dumps(b)} here"
+    return None
+
+
+def _resume_problem(folder: Path, cfg) -> str:
+    """Why ``folder`` cannot be resumed by ``cfg`` ("" if it can)."""
+    try:
+        man = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return "no resume.json (not a resumable staging folder)"
+    want = _manifest(cfg)
+    d = _first_difference(man.get("config"), want["config"])
+    if d:
+        return f"a different configuration: {d}"
+    d = _first_difference(man.get("versions"), want["versions"])
+    if d:
+        return f"other software: {d}"
+    return ""
+
+
+def _check_output_folder(out: Path, folders):
+    """Refuse, before any work, an output folder that cannot be written (PermissionError) or
+    whose parent is not a directory (NotADirectoryError); the message names --out."""
+    p = out.parent
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir():
+        raise NotADirectoryError(f"cannot write the output folder {out} (--out): {p} is not a directory")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write the output folder {out} (--out): no write permission in {p}")
+    for d in folders:  # folders the run replaces or writes into (their files are removed)
+        if d.is_dir() and not os.access(d, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write the output folder {out} (--out): no write permission in {d}, "
+                                  "which the study would replace")
+
+
+def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, overwrite=True,
+              resume=True) -> StudyResult:
     """Run a study and write its outputs to ``out`` (completely or not at all).
 
     Parameters
@@ -769,6 +1031,13 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     overwrite : bool
         Replace an existing ``out`` (only an earlier study's output, with ``summary.json`` and
         ``config.toml``, or an empty folder); if False, an existing ``out`` is an error.
+    resume : bool
+        Resume from a partial folder of the same study next to ``out`` (``.NAME.partial``, left
+        by a killed run, or ``NAME.partial``, kept after a failure, Ctrl-C or SIGTERM): its
+        finished flows are reused, the rest is computed, and the result is the same, bit for
+        bit, as an uninterrupted run.  The folder must hold the same configuration and
+        software versions, else the run stops before any work and names the difference.
+        False (``graphonflow run --restart``) discards partial folders and starts over.
 
     Returns
     -------
@@ -778,9 +1047,16 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     ------
     ConfigError
         An invalid configuration (before any work).
+    PermissionError, NotADirectoryError
+        ``out`` cannot be written (before any work).
+    FileExistsError
+        ``out`` is not a study's output, or a partial folder holds another study.
     StudyError
         The study failed while running; its finished work is in ``NAME.partial`` next to
         ``out`` (``StudyError.partial``), and ``out`` is untouched.
+    StudyTerminated, KeyboardInterrupt
+        SIGTERM or Ctrl-C: the finished work is in ``NAME.partial`` (the exception's
+        ``partial``); the next run resumes from it.
 
     Examples
     --------
@@ -793,8 +1069,8 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     >>> res = run_study(cfg, os.path.join(d, "out"), quiet=True)
     >>> sorted(p.name for p in res.out.iterdir())
     ['checkpoint.jsonl', 'config.toml', 'summary.json', 'trajectory.npz']
-    >>> res.summary["functionals"][0]["statuses"][0]
-    't1'
+    >>> res.summary["functionals"][0]["statuses"][0], len(res.computed), res.restored
+    ('t1', 7, ())
     """
     t_start = time.perf_counter()
     if config is None:
@@ -810,6 +1086,9 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     out = Path(out)
     if out.name in ("", ".", ".."):  # name the folder itself, so that staging happens next to it
         out = out.resolve()
+    stage = out.parent / f".{out.name}.partial"
+    kept = out.parent / f"{out.name}.partial"
+    _check_output_folder(out, (out, stage, kept))
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; remove it or choose another --out")
     if out.exists() and not out.is_dir():
@@ -818,14 +1097,24 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
         # only an earlier study's output (or an empty folder) is ever replaced
         raise FileExistsError(f"{out} exists and is not a study's output (no summary.json and config.toml); "
                               "it is never replaced: remove it or choose another --out")
-    stage = out.parent / f".{out.name}.partial"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    resumed_from = _prepare_stage(cfg, stage, kept, resume, prog)
+    store = _Store(stage)
+    if resumed_from is not None:
+        store.load()
+    else:
+        stage.mkdir(parents=True)
+        (stage / MANIFEST).write_text(json.dumps(_manifest(cfg), indent=1) + "\n")
+    if store.records:
+        per = "; ".join(f"{lab}: {store.count(i)} of {_flow_count(cfg)}" for i, (lab, _) in enumerate(cfg.functionals))
+        prog.line(f"resuming from {resumed_from}: {store.count()} finished flows are reused ({per}); "
+                  "the rest is computed (graphonflow run --restart starts over)")
+    elif resumed_from is not None:
+        prog.line(f"resuming from {resumed_from}: it holds no finished flow yet")
+    term = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if term else None
     try:
-        result = _run(cfg, stage, prog, t_start)
+        result = _run(cfg, stage, prog, t_start, store)
     except BaseException as exc:
-        kept = out.parent / f"{out.name}.partial"
         if kept.exists():
             shutil.rmtree(kept)
         stage.rename(kept)
@@ -834,6 +1123,9 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
                              kept) from exc
         exc.partial = kept  # KeyboardInterrupt and the like: the command line names the folder
         raise
+    finally:
+        if term:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     # move into place: the old directory is replaced only now that the new one is complete
     old = out.parent / f".{out.name}.old"
     if old.exists():
@@ -845,17 +1137,60 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
         shutil.rmtree(old)
     summary = result.pop("summary")
     prog.line(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
-    return StudyResult(out=out, config=cfg, summary=summary, **result)
+    return StudyResult(out=out, config=cfg, summary=summary, resumed_from=resumed_from, **result)
 
 
-def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict:
+def _flow_count(cfg) -> int:
+    """Flows per functional: two references, the integration check, the finite flows and the
+    animation's two (limit and one finite size)."""
+    return 3 + len(cfg.ns) * cfg.seeds + (2 if cfg.gif_frames else 0)
+
+
+def _prepare_stage(cfg, stage: Path, kept: Path, resume: bool, prog) -> Path:
+    """Decide where the run starts: the partial folder it resumes (moved to ``stage``, and
+    returned), or None (a fresh ``stage``: partial folders that cannot be resumed are
+    removed if they are ours, and one holding another study stops the run)."""
+    found = [d for d in (stage, kept) if d.is_dir()]
+    if not resume:
+        for d in found:
+            shutil.rmtree(d)
+        if found:
+            prog.line(f"--restart: removed {', '.join(str(d) for d in found)}")
+        return None
+    usable = []
+    for d in found:
+        why = _resume_problem(d, cfg)
+        if not why:
+            usable.append(d)
+        elif why.startswith("no resume.json"):
+            if d == stage:  # our own hidden staging folder from before resuming existed
+                shutil.rmtree(d)
+        else:
+            raise FileExistsError(f"{d} holds an unfinished study that this run cannot resume ({why}); "
+                                  "rerun with --restart (run_study(..., resume=False)) to discard it, "
+                                  "or choose another --out")
+    if not usable:
+        return None
+    counts = {d: _Store(d).load() for d in usable}
+    best = max(usable, key=lambda d: counts[d])  # the one with more finished flows (ties: .NAME.partial)
+    for d in usable:
+        if d != best:
+            shutil.rmtree(d)
+            prog.line(f"removed {d} ({counts[d]} finished flows; {best} has {counts[best]})")
+    if best != stage:
+        best.rename(stage)
+    return best
+
+
+def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: _Store) -> dict:
     W0 = cfg.initial_graphon()
     times = np.asarray(cfg.times)
     curve = np.linspace(0.0, cfg.t1, cfg.curve_points)
     (stage / "config.toml").write_text(to_toml(cfg))
-    ckpt = open(stage / "checkpoint.jsonl", "a")
+    store.open()
     studies, frames, fsummaries = [], [], []
     arrays = {}
+    restored, computed = [], []
     try:
         for i, (label, _) in enumerate(cfg.functionals):
             F = cfg.functional(i)
@@ -866,26 +1201,22 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
             tf = time.perf_counter()
 
             def on_flow(lab, data, _i=i):
-                ckpt.write(json.dumps(_jsonable({"functional": _i, "flow": lab, **data})) + "\n")
-                ckpt.flush()
+                store.record(_i, lab, data)
+                computed.append((_i, lab))
 
             study = convergence_study(
                 F, W0, list(cfg.ns), cfg.t1, times=times, seeds=cfg.seeds, **cfg.flow_options(),
                 resolution=cfg.resolution, kind=cfg.kind, rng=gen, box=cfg.box, curve_times=curve,
                 keep_states=cfg.finite_snapshots or cfg.report, flow_progress=prog.bar, on_flow=on_flow,
                 progress=lambda s: prog.line(f"    {s}"), check_integration=True,
+                restore=lambda lab, _i=i: store.lookup(_i, lab),
             )
+            restored += [(i, lab) for lab in study.restored]
             gap = study.integration_cut_gap
             gap_key = "tolerance_gap" if study.error_control else "time_step_gap"
             fr = None
-            if cfg.gif_frames:  # animation frames from a run of their own (coarsened for size)
-                ft = _gif_times(cfg.t1, cfg.gif_frames)
-                r = flow(F, block_average(W0, cfg.resolution), t1=cfg.t1, **cfg.flow_options(),
-                         box=cfg.box, save_at=ft,
-                         save_fn=lambda t, B: _coarse(B))
-                if not r.success:
-                    raise RuntimeError(f"the animation flow of {label!r} failed: {r.message}")
-                fr = (r.times, np.stack(r.states))
+            if cfg.gif_frames:  # animation frames from flows of their own (coarsened for size)
+                fr = _animation(cfg, i, F, W0, study, store, restored, computed, prog)
             study_wall = time.perf_counter() - tf
             studies.append(study)
             frames.append(fr)
@@ -893,6 +1224,9 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
             part = {
                 p + "times": study.times, p + "ns": study.ns, p + "lower": study.lower, p + "upper": study.upper,
                 p + "delta2_upper": study.delta2_upper, p + "rate": study.rate, p + "rate_stderr": study.rate_stderr,
+                p + "rate_lower": study.rate_lower, p + "rate_lower_stderr": study.rate_lower_stderr,
+                p + "rate_intercept": study.rate_intercept, p + "rate_lower_intercept": study.rate_lower_intercept,
+                p + "bracket_ratio": study.bracket_ratio, p + "rate_resolved": study.rate_resolved,
                 p + "resolution_gap": study.resolution_gap, p + "resolution_cut_gap": study.resolution_cut_gap,
                 p + "integration_gap": gap, p + gap_key: gap, p + "curve_times": study.curve_times,
                 p + "curve_energies": study.curve_energies, p + "curve_grad_norms": study.curve_grad_norms,
@@ -905,9 +1239,9 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
                 nmax = int(study.ns[-1])
                 part[p + f"finite_states_n{nmax}"] = np.stack(study.finite_states[nmax]).astype(np.float32)
             if fr is not None:
-                part[p + "frame_times"], part[p + "frames"] = fr
+                part[p + "frame_times"], part[p + "frames"] = fr["times"], fr["limit"]
+                part[p + "frames_finite"], part[p + "frames_finite_n"] = fr["finite"], np.asarray(fr["n"])
             arrays.update(part)
-            np.savez_compressed(stage / f"functional{i}.npz", **part)  # checkpoint of this functional
             fsummaries.append({
                 "label": label, "terms": [dict(t) for t in cfg.functionals[i][1]],
                 "statuses": list(study.statuses), "messages": list(study.messages),
@@ -918,6 +1252,9 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
                 "cut_distance_upper_mean": study.upper.mean(axis=1),
                 "delta2_upper_mean": study.delta2_upper.mean(axis=1),
                 "rate": study.rate, "rate_stderr": study.rate_stderr,
+                "rate_upper": study.rate, "rate_upper_stderr": study.rate_stderr,
+                "rate_lower": study.rate_lower, "rate_lower_stderr": study.rate_lower_stderr,
+                "bracket_ratio": study.bracket_ratio, "rate_resolved": [bool(x) for x in study.rate_resolved],
                 "resolution_gap_l2": study.resolution_gap, "resolution_gap_cut": study.resolution_cut_gap,
                 "integrator": cfg.integrator_text(), "controller": study.controller,
                 "integration_check": study.integration_check,
@@ -930,13 +1267,11 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
             })
             prog.line(study.table())
     finally:
-        ckpt.close()
+        store.close()
     np.savez_compressed(stage / "trajectory.npz", **arrays)
-    for i in range(len(cfg.functionals)):
-        os.remove(stage / f"functional{i}.npz")  # folded into trajectory.npz
     summary = {
         "title": cfg.title, "config": cfg.as_dict(), "versions": _versions(),
-        "functionals": fsummaries, "files": {},
+        "rates": RATES_NOTE, "functionals": fsummaries, "files": {},
     }
     if cfg.report:
         from .report import write_report
@@ -951,5 +1286,157 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float) -> dict
         from .report import write_html
 
         write_html(stage, cfg, studies, summary)
+    shutil.rmtree(store.dir)  # folded into trajectory.npz
+    os.remove(stage / MANIFEST)
     return {"studies": tuple(studies), "summary": _jsonable(summary),
-            "wall_time": time.perf_counter() - t_start}
+            "wall_time": time.perf_counter() - t_start, "restored": tuple(restored), "computed": tuple(computed)}
+
+
+#: how summary.json's rates are to be read (stored in it under "rates")
+RATES_NOTE = {
+    "fit": "least squares of log(bound) on log(n) over all (n, seed) points above 1e-12, separately for the "
+           "upper bounds (rate, rate_upper) and the lower bounds (rate_lower)",
+    "stderr": "ordinary least-squares standard error of the slope: sqrt(sum(residual^2) / (points - 2) / "
+              "sum((log n - mean log n)^2)); points are treated as independent, so it measures the scatter "
+              "between seeds and sizes, not the width of the bracket",
+    "resolved": f"rate_resolved is true where the largest upper / lower over the points of the fit "
+                f"(bracket_ratio) is at most {RESOLVED_RATIO:g}",
+}
+
+
+def gif_size(ns) -> int:
+    """The finite size shown in the animation next to the limit: the largest n <= 256 (the
+    smallest n if all are larger), so that its extra flow stays cheap."""
+    small = [int(n) for n in ns if n <= 256]
+    return max(small) if small else int(min(ns))
+
+
+def _animation(cfg, i, F, W0, study, store, restored, computed, prog):
+    """Frames of the limit (the m-block reference) and of one finite flow (seed 0, n =
+    :func:`gif_size`), each from a flow of its own that lands on the frame times."""
+    ft = _gif_times(cfg.t1, cfg.gif_frames)
+    n = gif_size(cfg.ns)
+    out = {"n": n}
+    for key, lab in (("limit", f"animation m={cfg.resolution}"), ("finite", f"animation n={n} seed 0")):
+        rec = store.lookup(i, lab)
+        if rec is not None:
+            restored.append((i, lab))
+            out["times"], out[key] = rec["frame_times"], rec["frames"]
+            continue
+        if key == "limit":
+            B0 = block_average(W0, cfg.resolution)
+        else:
+            B0 = finite_start(W0, n, 0, study.base_seed, cfg.kind).matrix
+        bar = prog.bar(lab)
+        try:
+            r = flow(F, B0, t1=cfg.t1, **cfg.flow_options(), box=cfg.box, save_at=ft,
+                     save_fn=lambda t, B: _coarse(B), progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        if not r.success:
+            raise RuntimeError(f"the animation flow of {cfg.functionals[i][0]!r} ({lab}) failed: {r.message}")
+        out["times"], out[key] = np.asarray(r.times), np.stack(r.states)
+        store.record(i, lab, {"frame_times": out["times"], "frames": out[key], "status": r.status,
+                              "message": r.message})
+        computed.append((i, lab))
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+@dataclass(frozen=True)
+class LoadedFunctional:
+    """One functional of a finished study, as :func:`load_study` reads it back.
+
+    ``lower`` and ``upper`` (and ``delta2_upper``) have shape (len(ns), seeds, len(times)): the
+    certified bracket of every finite flow at every measured time; the ``rate*`` arrays, the
+    ``bracket_ratio`` and ``rate_resolved`` have one entry per time (see
+    :class:`~graphonflow.convergence.ConvergenceStudy`); ``summary`` is the functional's entry
+    of ``summary.json``.
+    """
+
+    label: str
+    times: np.ndarray
+    ns: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    delta2_upper: np.ndarray
+    rate: np.ndarray
+    rate_stderr: np.ndarray
+    rate_lower: np.ndarray
+    rate_lower_stderr: np.ndarray
+    bracket_ratio: np.ndarray
+    rate_resolved: np.ndarray
+    summary: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LoadedStudy:
+    """A finished study read back from its folder by :func:`load_study`.
+
+    Attributes
+    ----------
+    out : Path
+        The folder.
+    config : StudyConfig
+        The configuration it ran (``config.toml``).
+    summary : dict
+        ``summary.json``.
+    functionals : tuple of LoadedFunctional
+        Per functional: times, sizes, brackets per n and seed, rates.
+    arrays : dict
+        Every array of ``trajectory.npz`` by name (``f{i}_...``).
+    """
+
+    out: Path
+    config: StudyConfig
+    summary: dict = field(repr=False)
+    functionals: tuple = ()
+    arrays: dict = field(default_factory=dict, repr=False)
+
+
+def load_study(path) -> LoadedStudy:
+    """Load a finished study (the folder ``graphonflow run`` or :func:`run_study` wrote).
+
+    Reads ``summary.json``, ``config.toml`` and ``trajectory.npz``; the arrays come back exactly
+    as they were saved.  Folders written before the lower-bound fits existed get them
+    computed from the saved brackets (the same least-squares fits).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> cfg = {"t1": 0.5, "functionals": [{"terms": [{"term": "hom", "pattern": "K3"}]}],
+    ...        "initial": {"graphon": "mean_xy"}, "reference": {"resolution": 8},
+    ...        "finite": {"ns": [10, 20]}, "save": {"gif_frames": 0, "report": False}}
+    >>> res = run_study(cfg, os.path.join(tempfile.mkdtemp(), "out"), quiet=True)
+    >>> st = load_study(res.out)
+    >>> f = st.functionals[0]
+    >>> f.upper.shape, bool((f.upper == res.studies[0].upper).all()), st.config == res.config
+    ((2, 2, 3), True, True)
+    """
+    d = Path(path)
+    missing = [f for f in ("summary.json", "config.toml", "trajectory.npz") if not (d / f).is_file()]
+    if not d.is_dir() or missing:
+        raise FileNotFoundError(f"{d} is not a finished study's folder (missing: "
+                                f"{', '.join(missing) if d.is_dir() else 'the folder itself'})")
+    try:
+        summary = json.loads((d / "summary.json").read_text())
+    except ValueError as exc:
+        raise ValueError(f"{d / 'summary.json'} is not valid JSON: {exc}") from None
+    cfg = load_config(d / "config.toml")
+    with np.load(d / "trajectory.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    funcs = []
+    for i, fs in enumerate(summary.get("functionals", [])):
+        p = f"f{i}_"
+        try:
+            ns, lower, upper = arrays[p + "ns"], arrays[p + "lower"], arrays[p + "upper"]
+        except KeyError as exc:
+            raise ValueError(f"{d / 'trajectory.npz'} has no array {exc.args[0]!r}") from None
+        fits = fit_rates(ns, lower, upper)
+        get = {k: arrays.get(p + k, fits[k]) for k in ("rate", "rate_stderr", "rate_lower", "rate_lower_stderr",
+                                                        "bracket_ratio", "rate_resolved")}
+        funcs.append(LoadedFunctional(label=fs.get("label", cfg.functionals[i][0]), times=arrays[p + "times"], ns=ns,
+                                      lower=lower, upper=upper, delta2_upper=arrays[p + "delta2_upper"],
+                                      summary=fs, **get))
+    return LoadedStudy(out=d, config=cfg, summary=summary, functionals=tuple(funcs), arrays=arrays)
