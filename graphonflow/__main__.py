@@ -2,89 +2,182 @@
 
 ``graphonflow`` with no command runs the built-in study (the main job, see
 :mod:`graphonflow.study`); ``graphonflow run CONFIG.toml`` runs a study from a file;
-``density`` and ``distance`` answer one question about graph files; ``demo`` prints
-densities in a sampled graph and its limit.
+``density`` and ``distance`` answer one question about graph files (read by
+:func:`graphonflow.io.read_graph`); ``demo`` prints densities in a sampled graph and its limit.
+Every error about an input stops the command with exit status 2 and one line on standard
+error, ``graphonflow COMMAND: error: FILE[, line N]: what``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from .io import read_graph  # noqa: F401  (re-exported: graphonflow.__main__.read_graph)
+# read_graph is also re-exported as graphonflow.__main__.read_graph
+from .io import DUPLICATES, read_graph
+
+#: The patterns of ``graphonflow demo``, in the order of its table.
+DEMO_PATTERNS = ("K2", "P3", "K3", "C4", "S3", "K4", "C5")
+#: The kinds of ``graphonflow density --kind``.
+KINDS = ("hom", "inj", "ind")
+_KIND_LABEL = {"hom": "t    ", "inj": "t_inj", "ind": "t_ind"}
 
 
-def demo(n: int = 400, seed: int = 0, out=None) -> dict:
+def demo(n: int = 400, seed: int = 0, out=None, progress=None) -> dict:
     """Print t, t_inj and t_ind for a few patterns in G(n, W) and in W(x, y) = xy.
 
-    Returns the numbers it printed, keyed by (pattern, target, kind).
+    G is a W-random simple graph drawn with ``numpy.random.default_rng(seed)``: labels U_i
+    uniform on [0, 1] (sorted), and the edge ij present with probability U_i U_j.  For this
+    W every density has a closed form, t(F, xy) = prod over the vertices v of F of
+    1/(deg v + 1), printed next to the quadrature value t(F, W) (32 Gauss-Legendre nodes)
+    and the three densities of G.
+
+    Cost: every entry is an O(n^3) matrix computation except the K4 terms.  t_inj(K4, G)
+    is about n^4 floating-point operations (K4 has treewidth 3), and the induced densities
+    of the 4-vertex patterns need it (t_ind(F) sums t_inj of the supergraphs of F, K4 among
+    them), so the C4 row pays it once; the other rows reuse it.  At n = 2000 that is
+    1.6e13 operations; 5-vertex induced densities (n^5) are skipped.
+
+    Parameters
+    ----------
+    n : int
+        Vertices of G (at least 5).
+    seed : int
+        Seed of the sample.
+    out : text stream
+        Where the table goes (default ``sys.stdout``); flushed after every row.
+    progress : text stream or None
+        Where to write what is being computed, with timings (the command line passes
+        standard error unless ``--quiet``); None for silence.
+
+    Returns
+    -------
+    dict
+        The printed numbers keyed by (pattern, target, kind), target "W" or "G".
+
+    Examples
+    --------
+    >>> import io
+    >>> r = demo(30, seed=1, out=io.StringIO())
+    >>> round(r[("K3", "W", "hom")], 6), round(1 / 27, 6)   # closed form 1/3^3
+    (0.037037, 0.037037)
     """
     from .hom import HomWorkspace
+    from .patterns import as_pattern
 
     out = out or sys.stdout
+
+    def note(msg, end="\n"):
+        if progress is not None:
+            print(msg, end=end, file=progress, flush=True)
+
+    t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
 
     def W(x, y):
         return x * y
 
+    note(f"graphonflow demo: sampling G({n}, xy) and reading W = xy at 32 quadrature nodes ...", end="")
+    t0 = time.perf_counter()
     U = np.sort(rng.random(n))
     P = W(U[:, None], U[None, :])
     A = (rng.random((n, n)) < P).astype(float)
     A = np.triu(A, 1)
     A = A + A.T
-    patterns = ["K2", "P3", "K3", "C4", "S3", "K4", "C5"]
     ws_graph = HomWorkspace(A)
     ws_limit = HomWorkspace(W, quad_nodes=32)
+    note(f" {time.perf_counter() - t0:.2f} s")
     results = {}
     print(f"graphonflow demo: W(x, y) = x*y and a sampled simple graph G({n}, W), seed {seed}", file=out)
     print("closed form: t(F, xy) = prod over vertices of 1/(deg + 1)", file=out)
     header = f"{'F':>4} {'t(F,W)':>10} {'closed':>10} {'t(F,G)':>10} {'t_inj(F,G)':>11} {'t_ind(F,G)':>11}"
     print(header, file=out)
-    print("-" * len(header), file=out)
-    from .patterns import as_pattern
-
-    t0 = time.perf_counter()
-    for F in patterns:
+    print("-" * len(header), file=out, flush=True)
+    k4_done = False
+    for F in DEMO_PATTERNS:
         p = as_pattern(F)
         closed = float(np.prod([1.0 / (d + 1) for d in p.degrees]))
+        do_ind = p.k <= 4  # induced densities of 5-vertex patterns need t_inj(K5): n^5 work
+        what = f"t({F}, W), t({F}, G), t_inj({F}, G)" + (f", t_ind({F}, G)" if do_ind else "")
+        if p.k == 4 and not k4_done:
+            cost = f"{float(n) ** 4:.2g}"
+            what += (f" [t_inj(K4, G) first: about n^4 = {cost} operations]" if F == "K4" else
+                     f" [t_ind({F}) needs t_inj(K4, G): about n^4 = {cost} operations]")
+            k4_done = True
+        note(f"graphonflow demo: {F}: {what} ...", end="")
+        times = {}
+        t0 = time.perf_counter()
         tw = ws_limit.density(p)
         th = ws_graph.density(p)
+        times["t"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
         ti = ws_graph.density(p, "inj")
-        # induced densities of 5-vertex patterns need t_inj(K5): n^5 work, skipped here
-        td = ws_graph.density(p, "ind") if p.k <= 4 else float("nan")
+        times["t_inj"] = time.perf_counter() - t0
+        td = float("nan")
+        if do_ind:
+            t0 = time.perf_counter()
+            td = ws_graph.density(p, "ind")
+            times["t_ind"] = time.perf_counter() - t0
+        note(" " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
         results[(F, "W", "hom")] = tw
         results[(F, "G", "hom")] = th
         results[(F, "G", "inj")] = ti
         results[(F, "G", "ind")] = td
-        tds = f"{td:11.6f}" if td == td else f"{'(n^5)':>11}"
-        print(f"{F:>4} {tw:10.6f} {closed:10.6f} {th:10.6f} {ti:11.6f} {tds}", file=out)
+        tds = f"{td:11.6f}" if do_ind else f"{'(n^5)':>11}"
+        print(f"{F:>4} {tw:10.6f} {closed:10.6f} {th:10.6f} {ti:11.6f} {tds}", file=out, flush=True)
+    note("graphonflow demo: D t(K3) at G ...", end="")
+    t0 = time.perf_counter()
     g = ws_graph.grad("K3")
+    note(f" {time.perf_counter() - t0:.2f} s")
     print(
         f"\nD t(K3) at G is 3 A^2 / n; its mean over the n^2 entries is 3 t(P3): "
         f"{g.mean():.6f} = {3 * ws_graph.density('P3'):.6f}",
         file=out,
     )
-    print(f"computed in {time.perf_counter() - t0:.2f} s", file=out)
+    print(f"computed in {time.perf_counter() - t_start:.2f} s", file=out, flush=True)
     return results
+
+
+_HEADER = {"auto": None, "yes": True, "no": False}
+
+
+def _read_graph_arg(args, path, err=None):
+    """read_graph with the edge-list options; notes and warnings go to standard error."""
+    err = err or sys.stderr
+    cmd = f"graphonflow {args.command}"
+    A, info = read_graph(path, duplicates=args.duplicates, header=_HEADER[args.header], return_info=True)
+    if info["header"] is not None and args.header == "auto":
+        print(f"{cmd}: note: {path}, line {info['header_line']}: {info['header']!r} read as a header, "
+              "not an edge (--header no reads it as an edge)", file=err)
+    lo, hi = info["range"]
+    if lo < 0.0 or hi > 1.0:
+        k = int(np.count_nonzero((A < 0.0) | (A > 1.0)))
+        print(f"{cmd}: warning: {path}: {k} of the {A.size} matrix entries lie outside [0, 1] "
+              f"(from {lo:.6g} to {hi:.6g}); the numbers treat it as a signed kernel, "
+              "not as edge probabilities", file=err)
+    return A
 
 
 def _cmd_density(args, out=None):
     from .hom import HomWorkspace
+    from .patterns import as_pattern
 
     out = out or sys.stdout
-    A = read_graph(args.graph)
+    pattern = as_pattern(args.pattern)  # an unknown name stops here, before the file is read
+    A = _read_graph_arg(args, args.graph)
     ws = HomWorkspace(A)
-    t = ws.density(args.pattern)
+    kinds = list(dict.fromkeys(getattr(args, "kind", None) or KINDS))
     print(f"graph: {args.graph} (n = {ws.m})   pattern: {args.pattern}", file=out)
-    print(f"t     = {t:.12g}", file=out)
-    for kind in ("inj", "ind"):
+    for kind in kinds:
         try:
-            print(f"t_{kind} = {ws.density(args.pattern, kind):.12g}", file=out)
+            print(f"{_KIND_LABEL[kind]} = {ws.density(pattern, kind):.12g}", file=out)
         except ValueError as exc:  # fewer vertices than the pattern
-            print(f"t_{kind} = undefined ({exc})", file=out)
+            print(f"{_KIND_LABEL[kind]} = undefined ({exc})", file=out)
     return 0
 
 
@@ -92,13 +185,42 @@ def _cmd_distance(args, out=None):
     from .cut import cut_distance, delta2_distance
 
     out = out or sys.stdout
-    A, B = read_graph(args.a), read_graph(args.b)
+    A, B = _read_graph_arg(args, args.a), _read_graph_arg(args, args.b)
     c = cut_distance(A, B, rng=args.seed)
     r = delta2_distance(A, B, rng=args.seed)
     print(f"A: {args.a} (n = {len(A)})   B: {args.b} (n = {len(B)})", file=out)
     print(f"cut distance:  {c.lower:.6g} <= delta_cut <= {c.upper:.6g}   (alignment: {c.alignment})", file=out)
     print(f"delta_2:       {r.lower:.6g} <= delta_2   <= {r.upper:.6g}", file=out)
     return 0
+
+
+def _check_study_file(path):
+    """ValueError naming FILE when it is a folder or not text, before ``load_config`` reads it."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{path} is a directory, not a TOML study file")
+    if not p.is_file():
+        return  # load_config says: no such config file
+    with open(p, "rb") as fh:
+        head = fh.read(1 << 20)
+    reason = None
+    if head.startswith(b"\x93NUMPY"):
+        reason = "it looks like a .npy array"
+    elif head.startswith(b"PK\x03\x04"):
+        reason = "it looks like a zip or .npz archive"
+    elif head.lstrip().startswith(b"<?xml") or b"<graphml" in head[:4096]:
+        reason = "it looks like an XML or GraphML file"
+    elif b"\x00" in head:
+        reason = "it holds binary data"
+    else:
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 4 or len(head) < (1 << 20):
+                line = head[: exc.start].count(b"\n") + 1
+                reason = f"line {line} is not UTF-8 text"
+    if reason:
+        raise ValueError(f"{path} is not a TOML study file ({reason})")
 
 
 def _cmd_run(args, out=None):
@@ -128,30 +250,81 @@ def _cmd_run(args, out=None):
 
 
 def main(argv=None) -> int:
-    """``graphonflow [run|demo|density|distance] ...``; with no command, the built-in study."""
+    """``graphonflow [run|demo|density|distance] ...``; with no command, the built-in study.
+
+    Returns the exit status.  Output cut short by a closed pipe (``graphonflow demo | head``)
+    ends quietly with status 1, as the Python documentation recommends for SIGPIPE.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here rather than at interpreter exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush then succeeds
+        return 1
+
+
+def _main(argv=None) -> int:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
         prog="graphonflow",
         description="Gradient flows on graphs and graphons. With no command: the built-in study "
         "(finite-n flows of t(C5) [+ E/8] from a ring graphon against their graphon limit).",
+        formatter_class=fmt,
     )
     sub = parser.add_subparsers(dest="command")
-    p_run = sub.add_parser("run", help="run a study from a TOML file (default: the built-in study)")
+    p_run = sub.add_parser("run", help="run a study from a TOML file (default: the built-in study)",
+                           formatter_class=fmt)
     p_run.add_argument("config", nargs="?", default=None, help="study file (TOML); omit for the built-in study")
     p_run.add_argument("--print-config", action="store_true", help="print the built-in study's TOML and exit")
-    p_demo = sub.add_parser("demo", help="densities in a sampled graph and its limit")
-    p_demo.add_argument("--n", type=int, default=400, help="size of the sampled graph")
+    p_demo = sub.add_parser(
+        "demo", help="densities in a sampled graph and its limit", formatter_class=fmt,
+        description="t, t_inj and t_ind of K2, P3, K3, C4, S3, K4 and C5 in a sampled graph G(n, xy) "
+        "and t in its limit W(x, y) = xy, next to the closed form. Progress lines (what is computed, "
+        "with timings) go to standard error. Every entry costs O(n^3) except t_inj(K4, G), about n^4 "
+        "operations, which the induced densities of C4 and S3 need as well (the C4 row pays it).",
+    )
+    p_demo.add_argument("--n", type=int, default=400,
+                        help="size of the sampled graph (at least 5); the K4 term costs about n^4 operations, "
+                        "1.6e13 at n = 2000")
     p_demo.add_argument("--seed", type=int, default=0, help="random seed")
-    p_den = sub.add_parser("density", help="print t, t_inj and t_ind of a pattern in a graph file")
+    p_demo.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress lines on standard error (default: progress shown)")
+    graph_opts = argparse.ArgumentParser(add_help=False)
+    g = graph_opts.add_argument_group("edge-list files")
+    g.add_argument("--header", choices=tuple(_HEADER), default="auto",
+                   help="is the first line of an edge list a header? auto: yes when none of its fields is a "
+                   "number and it has three fields or every later line names vertices by numbers")
+    g.add_argument("--duplicates", choices=DUPLICATES, default="error",
+                   help="an edge given twice (u v or v u) is an error, or its weights are summed, or the last "
+                   "weight is kept")
+    p_den = sub.add_parser("density", parents=[graph_opts], formatter_class=fmt,
+                           help="print t, t_inj and t_ind of a pattern in a graph file")
     p_den.add_argument("pattern", help="a pattern name such as K3, C5, P4, S3, K2,3")
     p_den.add_argument("graph", help="graph file: .npy, .npz, .graphml or an edge list 'u v [w]'")
-    p_dist = sub.add_parser("distance", help="certified cut-distance and delta_2 brackets between two graphs")
+    p_den.add_argument("--kind", choices=KINDS, action="append", default=argparse.SUPPRESS,
+                       help="density to print: hom (t), inj (t_inj) or ind (t_ind); repeat for several "
+                       "(default: all three)")
+    p_dist = sub.add_parser("distance", parents=[graph_opts], formatter_class=fmt,
+                            help="certified cut-distance and delta_2 brackets between two graphs")
     p_dist.add_argument("a", help="first graph file")
     p_dist.add_argument("b", help="second graph file")
     p_dist.add_argument("--seed", type=int, default=0, help="seed of the randomised cut-norm method")
+    # --out and --quiet before or after `run`: the sub-command's copies have no default, so they
+    # never overwrite what was given before the command (argparse copies sub-parser defaults over)
     for p in (parser, p_run):
-        p.add_argument("--out", default="graphonflow-out", help="output directory (default: graphonflow-out)")
-        p.add_argument("--quiet", action="store_true", help="no progress output")
+        p.add_argument("--out", default=argparse.SUPPRESS, help="output directory (default: graphonflow-out)")
+        p.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress output (default: progress shown)")
     args = parser.parse_args(argv)
+    for opt in ("out", "quiet", "restart"):  # study options given before another command
+        if hasattr(args, opt) and (args.command in ("density", "distance") or
+                                   (opt != "quiet" and args.command == "demo")):
+            parser.error(f"--{opt} belongs to the study (graphonflow --{opt} ... or graphonflow run --{opt} ...), "
+                         f"not to '{args.command}'")
+    args.out = getattr(args, "out", "graphonflow-out")
+    args.quiet = getattr(args, "quiet", False)
     from .study import ConfigError, StudyError
 
     try:
@@ -162,10 +335,12 @@ def main(argv=None) -> int:
         if args.command == "demo":
             if args.n < 5:
                 parser.error("--n must be at least 5")
-            demo(args.n, args.seed)
+            demo(args.n, args.seed, progress=None if args.quiet else sys.stderr)
             return 0
         if args.command is None:
             args.config, args.print_config = None, False
+        if getattr(args, "config", None):
+            _check_study_file(args.config)
         return _cmd_run(args)
     except ConfigError as exc:
         where = f" in {args.config}" if getattr(args, "config", None) else ""

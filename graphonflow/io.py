@@ -1,53 +1,415 @@
-"""Reading graphs and matrices from files: ``.npy``, ``.npz``, GraphML and edge lists."""
+"""Reading graphs and matrices from files: ``.npy``, ``.npz``, GraphML and edge lists.
+
+Every file becomes one symmetric n x n matrix A, the step graphon (A, 1/n) of the rest of the
+package.  A file that cannot be read that way raises :class:`GraphFileError`, a ValueError
+whose message starts with the file's name (and the line, for text files), so a command line
+can print it as it is.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from pathlib import Path
+
 import numpy as np
 
-__all__ = ["read_graph"]
+__all__ = ["GraphFileError", "read_graph"]
+
+#: How a repeated edge is combined: an error, the sum of its weights, or the last weight.
+DUPLICATES = ("error", "sum", "last")
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+_COMMENT = re.compile(r"[#%]")
 
 
-def read_graph(path, *, weight="weight"):
-    """Read a graph file into a symmetric matrix.
+class GraphFileError(ValueError):
+    """A graph file that cannot be read.
 
-    ``.npy``: an (n, n) array; ``.npz``: the array named ``A`` or ``W``, or the only one;
-    ``.graphml``: networkx GraphML (edge attribute ``weight`` if present); anything else: a
-    whitespace- or comma-separated edge list ``u v [weight]`` (``#`` starts a comment).
+    ``str(err)`` is ``"FILE: what"`` or ``"FILE, line N: what"``; the parts are kept as the
+    attributes ``path``, ``line`` (None when no line applies) and ``what``.
     """
-    from pathlib import Path
 
-    import networkx as nx
+    def __init__(self, path, what: str, line: int | None = None):
+        self.path, self.line, self.what = str(path), line, what
+        where = self.path if line is None else f"{self.path}, line {line}"
+        super().__init__(f"{where}: {what}")
 
+
+def read_graph(path, *, weight="weight", duplicates="error", header=None, return_info=False):
+    """Read a graph file into a symmetric matrix A (float64 unless the file holds float32).
+
+    The format follows the file name:
+
+    - ``.npy``: an (n, n) numeric array, written by ``numpy.save``;
+    - ``.npz``: the array named ``A`` or ``W``, or the only array in the archive;
+    - ``.graphml``: a GraphML graph; the edge attribute ``weight`` (missing: 1) is the entry,
+      nodes without edges are isolated vertices, a directed graph is read as undirected (its
+      arcs u->v and v->u must then carry the same weight);
+    - anything else: a text **edge list**, one item per line, fields separated by spaces, tabs
+      or commas, ``#`` or ``%`` starting a comment:
+
+      * ``u v`` is an edge of weight 1, ``u v w`` an edge of weight w (a finite number);
+      * ``u`` alone declares a vertex, so that isolated vertices are counted;
+      * ``u u w`` sets the diagonal entry A[u, u] (the package treats the diagonal as an
+        ordinary value; leave loops out for a simple graph);
+      * the first line is a header, and skipped, when none of its two or three fields is a
+        number and either it has three fields (a weight must be a number) or every later
+        line names its vertices by numbers: ``source,target`` or ``u v weight``.
+        ``header=True`` or ``False`` decides it instead;
+      * an edge given twice (as ``u v`` or ``v u``) is an error naming both lines, unless
+        ``duplicates="sum"`` (add the weights, as in a multigraph) or ``"last"``.
+
+    Vertices are ordered by their labels: numerically when every label is an integer (so
+    row i is vertex i when the labels are 0 … n-1), as strings otherwise.  Only labels that
+    occur in the file are vertices: a gap in the numbering is not filled in.
+
+    Matrices from ``.npy`` and ``.npz`` files must be square, non-empty, finite and symmetric
+    up to rounding (max |A - A^T| <= 1e-10 max |A|); integer and boolean arrays become
+    float64.  Entries outside [0, 1] are read as they are: densities and distances are defined
+    for any real symmetric kernel (``info["range"]`` holds the smallest and largest entry).
+
+    Parameters
+    ----------
+    path : str or Path
+    weight : str or None
+        Edge attribute read from GraphML files (None: every edge has weight 1).
+    duplicates : {"error", "sum", "last"}
+        What a repeated edge in an edge list, or a parallel edge in GraphML, means.
+    header : None, True or False
+        Whether the first line of an edge list is a header (None: decide as above).
+    return_info : bool
+        Also return a dict: ``format``, ``labels`` (the vertex of each row, None for arrays),
+        ``header`` and ``header_line`` (the skipped header's text and line, or None), ``range`` (min, max entry),
+        ``repeated`` (how many repeated edges were combined).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path`` (the message names it).
+    GraphFileError (a ValueError)
+        Anything else: a directory, a damaged or binary file, a malformed line, a repeated
+        edge, a matrix that is not square, finite and symmetric.  The message names the file
+        and, for text files, the line.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> f = os.path.join(d, "g.csv")
+    >>> _ = open(f, "w").write("source,target,weight\\n0,1,0.5\\n1,2\\n3\\n")
+    >>> A, info = read_graph(f, return_info=True)
+    >>> A
+    array([[0. , 0.5, 0. , 0. ],
+           [0.5, 0. , 1. , 0. ],
+           [0. , 1. , 0. , 0. ],
+           [0. , 0. , 0. , 0. ]])
+    >>> info["header"], info["labels"]
+    ('source,target,weight', [0, 1, 2, 3])
+    """
+    if duplicates not in DUPLICATES:
+        raise ValueError(f"duplicates must be one of {DUPLICATES}, got {duplicates!r}")
+    if header not in (None, True, False):
+        raise ValueError(f"header must be None, True or False, got {header!r}")
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"no such graph file: {path}")
+        raise FileNotFoundError(f"{path}: no such graph file")
+    if p.is_dir():
+        raise GraphFileError(path, "a directory, not a graph file")
     suffix = p.suffix.lower()
-    if suffix == ".npy":
+    info = {"format": None, "labels": None, "header": None, "header_line": None, "repeated": 0}
+    try:
+        if suffix == ".npy":
+            info["format"] = "npy"
+            A = _check_matrix(path, _load_npy(p, path))
+        elif suffix == ".npz":
+            info["format"] = "npz"
+            A = _load_npz(p, path)
+        elif suffix == ".graphml":
+            info["format"] = "graphml"
+            A = _read_graphml(p, path, weight, duplicates, info)
+        else:
+            info["format"] = "edge list"
+            A = _read_edge_list(p, path, duplicates, header, info)
+    except PermissionError:
+        raise GraphFileError(path, "cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise GraphFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    info["range"] = (float(A.min()), float(A.max()))
+    return (A, info) if return_info else A
+
+
+# ------------------------------------------------------------------------ arrays
+def _load_npy(p, path):
+    with open(p, "rb") as fh:
+        head = fh.read(len(_NPY_MAGIC))
+    if head != _NPY_MAGIC:
+        hint = " (it looks like a zip or .npz archive: give it the suffix .npz)" if head.startswith(_ZIP_MAGIC) else ""
+        raise GraphFileError(path, f"not a .npy array: it does not start with numpy's .npy header{hint}")
+    try:
         return np.load(p, allow_pickle=False)
-    if suffix == ".npz":
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise GraphFileError(path, "holds Python objects, not a numeric array") from None
+        raise GraphFileError(path, "not a readable .npy array (damaged, cut short, or not written by numpy.save)") from None
+    except (EOFError, OSError):
+        raise GraphFileError(path, "not a readable .npy array (damaged, cut short, or not written by numpy.save)") from None
+
+
+def _load_npz(p, path):
+    import zipfile
+    import zlib
+
+    with open(p, "rb") as fh:
+        head = fh.read(len(_ZIP_MAGIC))
+    if not head.startswith(b"PK"):
+        hint = " (it looks like a .npy array: give it the suffix .npy)" if head == _NPY_MAGIC[:4] else ""
+        raise GraphFileError(path, f"not a .npz archive: it is not a zip file{hint}")
+    try:
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.keys())
             for k in ("A", "W"):
-                if k in z:
-                    return z[k]
+                if k in keys:
+                    return _check_matrix(f"{path} (array '{k}')", z[k])
             if len(keys) == 1:
-                return z[keys[0]]
-            raise ValueError(f"{path}: holds arrays {keys}; name the matrix 'A' or 'W'")
-    if suffix == ".graphml":
+                return _check_matrix(f"{path} (array '{keys[0]}')", z[keys[0]])
+            if not keys:
+                raise GraphFileError(path, "no arrays in the archive")
+            raise GraphFileError(path, f"holds arrays {keys}; name the matrix 'A' or 'W'")
+    except GraphFileError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise GraphFileError(path, "holds Python objects, not a numeric array") from None
+        raise GraphFileError(path, "not a readable .npz archive (damaged, or not written by numpy.savez)") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError):
+        raise GraphFileError(path, "not a readable .npz archive (damaged, or not written by numpy.savez)") from None
+
+
+def _check_matrix(name, A):
+    """A as a square, non-empty, finite, symmetric float array; GraphFileError naming ``name``."""
+    from ._validation import check_symmetric_matrix
+
+    A = np.asarray(A)
+    if A.dtype.kind not in "fiub":
+        raise GraphFileError(name, f"holds {A.dtype} values, not real numbers")
+    if A.dtype.kind != "f" or A.dtype.itemsize not in (4, 8):
+        A = A.astype(np.float64)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise GraphFileError(name, f"not a square matrix: its array has shape {A.shape}")
+    if A.shape[0] == 0:
+        raise GraphFileError(name, "an empty (0 x 0) matrix")
+    A = np.ascontiguousarray(A)
+    try:
+        check_symmetric_matrix(A, name)
+    except ValueError:
+        bad = ~np.isfinite(A)
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            raise GraphFileError(name, f"entry ({i}, {j}) is {A[i, j]}; entries must be finite numbers") from None
+        i, j, _ = _worst_asymmetry(A)
+        raise GraphFileError(
+            name,
+            f"not symmetric: entry ({i}, {j}) is {A[i, j]:.6g} but entry ({j}, {i}) is {A[j, i]:.6g}",
+        ) from None
+    return A
+
+
+def _worst_asymmetry(A, rows=256):
+    """(i, j, |A_ij - A_ji|) at the largest difference, in blocks of rows (no n x n temporary)."""
+    best = (0, 0, -1.0)
+    for r0 in range(0, A.shape[0], rows):
+        D = np.abs(A[r0:r0 + rows] - A[:, r0:r0 + rows].T)
+        k = int(np.argmax(D))
+        i, j = divmod(k, A.shape[0])
+        if D[i, j] > best[2]:
+            best = (r0 + i, j, float(D[i, j]))
+    return best
+
+
+# ------------------------------------------------------------------------ text
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _binary_hint(raw: bytes) -> str:
+    if raw.startswith(_NPY_MAGIC):
+        return " (it looks like a .npy array: give the file the suffix .npy)"
+    if raw.startswith(_ZIP_MAGIC):
+        return " (it looks like a zip or .npz archive: give an .npz file the suffix .npz)"
+    return ""
+
+
+def _text_lines(p, path, what="a text edge list"):
+    """The file's lines as text, or GraphFileError for binary content."""
+    raw = p.read_bytes()
+    hint = _binary_hint(raw)
+    if hint or b"\x00" in raw[:65536]:
+        raise GraphFileError(path, f"binary data, not {what}{hint}")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise GraphFileError(
+            path, f"not UTF-8 text (byte 0x{raw[exc.start]:02x}), so not {what}", line=line
+        ) from None
+    return text.splitlines()
+
+
+def _read_edge_list(p, path, duplicates, header, info):
+    records = []
+    for lineno, line in enumerate(_text_lines(p, path), 1):
+        m = _COMMENT.search(line)
+        if m:
+            line = line[: m.start()]
+        fields = line.replace(",", " ").split()
+        if fields:
+            records.append((lineno, fields, line.strip()))
+    if records and _is_header(records, header):
+        info["header"], info["header_line"] = records[0][2], records[0][0]
+        records = records[1:]
+    if not records:
+        what = "only a header line" if info["header"] is not None else "only comments and blank lines"
+        raise GraphFileError(path, f"no vertices or edges ({what})")
+    for lineno, fields, text in records:
+        if len(fields) > 3:
+            raise GraphFileError(
+                path, f"expected 'u v' or 'u v weight', got {len(fields)} fields: {text!r}", line=lineno
+            )
+    as_int = all(_is_int(f) for _, fields, _ in records for f in fields[:2])
+    key = int if as_int else str
+    edges = {}  # (a, b) with a <= b -> [weight, first line, last line]
+    vertices = set()
+    for lineno, fields, _ in records:
+        a = key(fields[0])
+        vertices.add(a)
+        if len(fields) == 1:
+            continue
+        b = key(fields[1])
+        vertices.add(b)
+        w = 1.0
+        if len(fields) == 3:
+            w = _weight(fields[2], path, lineno)
+        pair = (a, b) if _order(a) <= _order(b) else (b, a)
+        if pair in edges:
+            prev = edges[pair]
+            if duplicates == "error":
+                raise GraphFileError(
+                    path,
+                    f"edge {fields[0]} {fields[1]} was already given on line {prev[1]} "
+                    "(to add the weights of repeated edges use --duplicates sum, "
+                    "or read_graph(..., duplicates='sum'))",
+                    line=lineno,
+                )
+            info["repeated"] += 1
+            prev[0] = prev[0] + w if duplicates == "sum" else w
+        else:
+            edges[pair] = [w, lineno]
+    return _assemble(vertices, edges, info)
+
+
+def _is_int(s: str) -> bool:
+    return re.fullmatch(r"[+-]?\d+", s) is not None
+
+
+def _order(x):
+    return (0, x) if isinstance(x, int) else (1, x)
+
+
+def _weight(s, path, lineno):
+    try:
+        w = float(s)
+    except ValueError:
+        raise GraphFileError(path, f"weight {s!r} is not a number", line=lineno) from None
+    if not math.isfinite(w):
+        raise GraphFileError(path, f"weight {s!r} is not a finite number", line=lineno)
+    return w
+
+
+def _is_header(records, header):
+    if header is not None:
+        return header
+    _, fields, _ = records[0]
+    if len(fields) not in (2, 3) or any(_is_number(f) for f in fields):
+        return False
+    if len(fields) == 3:
+        return True
+    rest = records[1:]
+    return bool(rest) and all(_is_number(f) for _, fs, _ in rest for f in fs[:2])
+
+
+def _assemble(vertices, edges, info):
+    labels = sorted(vertices, key=_order)
+    index = {v: i for i, v in enumerate(labels)}
+    n = len(labels)
+    A = np.zeros((n, n))
+    for (a, b), (w, _) in edges.items():
+        i, j = index[a], index[b]
+        A[i, j] = A[j, i] = w
+    info["labels"] = labels
+    return A
+
+
+# ------------------------------------------------------------------------ GraphML
+def _read_graphml(p, path, weight, duplicates, info):
+    from xml.etree.ElementTree import ParseError
+
+    import networkx as nx
+
+    raw = p.read_bytes()
+    if _binary_hint(raw) or b"\x00" in raw[:65536]:
+        raise GraphFileError(path, f"binary data, not a GraphML file{_binary_hint(raw)}")
+    try:
         G = nx.read_graphml(p)
-    else:
-        G = nx.Graph()
-        with open(p) as fh:
-            for lineno, line in enumerate(fh, 1):
-                line = line.split("#", 1)[0].replace(",", " ").strip()
-                if not line:
-                    continue
-                parts = line.split()
-                if len(parts) not in (2, 3):
-                    raise ValueError(f"{path}:{lineno}: expected 'u v' or 'u v weight', got {line!r}")
-                attrs = {"weight": float(parts[2])} if len(parts) == 3 else {}
-                G.add_edge(parts[0], parts[1], **attrs)
-    if G.is_directed():
-        G = nx.Graph(G)
-    nodes = sorted(G.nodes, key=str)
-    return nx.to_numpy_array(G, nodelist=nodes, weight=weight)
+    except ParseError as exc:
+        line = exc.position[0] if getattr(exc, "position", None) else None
+        msg = re.sub(r":? line \d+, column \d+$", "", str(exc))
+        raise GraphFileError(path, f"not valid XML ({msg}), so not a GraphML file", line=line) from None
+    except (nx.NetworkXError, KeyError, ValueError, TypeError) as exc:
+        raise GraphFileError(path, f"not a GraphML graph networkx can read ({exc})") from None
+    if G.number_of_nodes() == 0:
+        raise GraphFileError(path, "no vertices")
+    as_int = all(isinstance(v, str) and _is_int(v) for v in G.nodes)
+    key = (lambda v: int(v)) if as_int else str
+    vertices = {key(v) for v in G.nodes}
+    if len(vertices) < G.number_of_nodes():
+        key, vertices = str, {str(v) for v in G.nodes}
+    edges = {}
+    arcs = {}
+    for u, v, d in G.edges(data=True):
+        raw_w = d.get(weight, 1.0) if weight is not None else 1.0
+        try:
+            w = float(raw_w)
+        except (TypeError, ValueError):
+            raise GraphFileError(path, f"edge {u} {v}: weight {raw_w!r} is not a number") from None
+        if not math.isfinite(w):
+            raise GraphFileError(path, f"edge {u} {v}: weight {raw_w!r} is not a finite number")
+        a, b = key(u), key(v)
+        pair = (a, b) if _order(a) <= _order(b) else (b, a)
+        if G.is_directed() and (b, a) in arcs and (a, b) not in arcs and a != b:
+            if arcs[(b, a)] != w:
+                raise GraphFileError(
+                    path,
+                    f"the graph is directed and its arcs {v}->{u} (weight {arcs[(b, a)]:g}) and "
+                    f"{u}->{v} (weight {w:g}) disagree; graphonflow reads undirected graphs",
+                )
+            arcs[(a, b)] = w
+            continue
+        arcs[(a, b)] = w
+        if pair in edges:
+            if duplicates == "error":
+                raise GraphFileError(
+                    path,
+                    f"edge {u} {v} appears more than once (to add the weights of parallel edges use "
+                    "--duplicates sum, or read_graph(..., duplicates='sum'))",
+                )
+            info["repeated"] += 1
+            edges[pair][0] = edges[pair][0] + w if duplicates == "sum" else w
+        else:
+            edges[pair] = [w, None]
+    return _assemble(vertices, edges, info)

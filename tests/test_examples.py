@@ -40,13 +40,19 @@ def test_ergm_phase(tmp_path):
     assert (tmp_path / "ergm_phase.png").stat().st_size > 1000
 
 
-def test_real_networks():
-    res = load("real_networks").main(patterns=["K2", "K3", "C4"])
+def test_real_networks(tmp_path, capsys):
+    res = load("real_networks").main(["--out", str(tmp_path), "--quick"])
+    assert {F for _, F in res} == {"K2", "K3", "C4"}
+    assert (tmp_path / "real_networks.png").stat().st_size > 1000
+    assert f"figure: {tmp_path / 'real_networks.png'}" in capsys.readouterr().out
     # Zachary's karate club: 78 edges, 45 triangles on 34 vertices
     t, ti, td, count = res[("karate club", "K3")]
     assert count == 6 * 45
     assert ti == pytest.approx(6 * 45 / (34 * 33 * 32))
     assert res[("karate club", "K2")][0] == pytest.approx(2 * 78 / 34**2)
+    with pytest.raises(SystemExit) as exc:
+        load("real_networks").main(["--help"])
+    assert exc.value.code == 0 and "(default: real-networks-out)" in capsys.readouterr().out
 
 
 def test_finite_vs_limit(tmp_path):
