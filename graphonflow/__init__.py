@@ -21,6 +21,7 @@ from .graphons import Graphon, block_average, coarsen, common_refinement
 from .sampling import GraphSample, sample
 from .cut import CutNormResult, CutDistanceResult, Delta2Result, InfinityOneNormResult, cut_norm, cut_distance, l2_distance, delta2_distance, infinity_one_norm
 from .convergence import ConvergenceStudy, convergence_study
+from .study import load_study
 from .coerce import Target, as_target
 from .noisy import noisy_flow, NoisyFlowResult, mckean_vlasov, mckean_vlasov_particles, McKeanVlasovResult
 
