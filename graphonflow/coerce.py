@@ -17,6 +17,8 @@ networkx graph                    its weighted adjacency matrix in ``G.nodes`` o
                                   every node has one, else 1/n
 :class:`~graphonflow.Graphon`      a continuous kernel (returned as it is)
 callable f(x, y)                  a continuous kernel, ``Graphon(f)`` with unrestricted values
+a real number c                   only with ``number=True`` (the distance functions): the
+                                  constant graphon W = c, one block of width 1
 ================================  =============================================================
 
 Discrete inputs come back as a :class:`Target`; continuous ones as a
@@ -27,6 +29,7 @@ message starts with the argument's name.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,8 +62,9 @@ class Target:
         Positive float64 block widths summing to 1.
     uniform : bool
         True when all widths are equal (each is then 1/m).
-    kind : {"matrix", "step", "networkx"}
-        What the input was: an array (or nested lists), a StepGraphon or a networkx graph.
+    kind : {"matrix", "step", "networkx", "constant"}
+        What the input was: an array (or nested lists), a StepGraphon, a networkx graph or a
+        real number (the constant graphon, read as a graphon, not as a one-vertex graph).
     """
 
     values: np.ndarray
@@ -86,9 +90,13 @@ class Target:
         return f"Target(kind={self.kind!r}, m={self.m}, dtype={self.values.dtype}, uniform={self.uniform})"
 
 
-def _accepted(continuous: bool) -> str:
-    base = "an (n, n) array, a StepGraphon or a networkx graph"
-    return base.replace(" or a", ", a") + ", a Graphon or a function f(x, y)" if continuous else base
+def _accepted(continuous: bool, number: bool = False) -> str:
+    kinds = ["an (n, n) array", "a StepGraphon", "a networkx graph"]
+    if number:
+        kinds.append("a number (a constant graphon)")
+    if continuous:
+        kinds += ["a Graphon", "a function f(x, y)"]
+    return ", ".join(kinds[:-1]) + " or " + kinds[-1]
 
 
 def _discretisation_error(W, name: str, extra: str = "") -> DiscretisationNeeded:
@@ -150,7 +158,8 @@ def _read_networkx(G, name: str, weight, width: str):
     return A, w
 
 
-def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", width: str = "width"):
+def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", width: str = "width",
+              number: bool = False):
     """Read a user input as a step graphon (:class:`Target`) or a continuous :class:`~graphonflow.Graphon`.
 
     The data model: every discrete input is a weighted step graphon (B, w), the kernel equal to
@@ -168,6 +177,11 @@ def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", w
       ``weight=None`` reads every edge as 1), a self-loop is a diagonal entry -- with widths from
       the node attribute ``width`` when every node has one (they must be positive and sum to 1),
       else 1/n.  This is exactly :meth:`StepGraphon.from_networkx`.
+    * With ``number=True``, a real number c (a Python or numpy scalar, not a bool) is the
+      constant graphon W = c: one block of width 1, read as a graphon (``kind="constant"``).
+      The distance functions (:func:`~graphonflow.cut_norm`, :func:`~graphonflow.cut_distance`,
+      ...) read their arguments this way; elsewhere a number is a TypeError, since a number
+      where a graph is expected is more often a mistake than a constant graphon.
     * A :class:`~graphonflow.Graphon`, or a vectorised callable f(x, y) (read as
       ``Graphon(f)`` with unrestricted values), is continuous: it is returned as a Graphon when
       ``continuous=True``; with ``continuous=False`` it is a TypeError that names the two
@@ -175,7 +189,7 @@ def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", w
 
     Parameters
     ----------
-    W : array_like (n, n), StepGraphon, networkx.Graph, Graphon or callable
+    W : array_like (n, n), StepGraphon, networkx.Graph, Graphon, callable or real number
         The input.  A :class:`Target` is returned unchanged.
     name : str
         The argument's name, used at the start of every error message (``"W0 must be ..."``).
@@ -185,6 +199,8 @@ def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", w
         Edge attribute of a networkx graph holding the weights (None: unweighted).
     width : str
         Node attribute of a networkx graph holding the block widths.
+    number : bool
+        Whether a real number c is accepted, as the constant graphon c.
 
     Returns
     -------
@@ -218,6 +234,9 @@ def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", w
     ('networkx', [[0.0, 0.5], [0.5, 0.0]], [0.25, 0.75], False)
     >>> as_target(lambda x, y: x * y)                     # doctest: +ELLIPSIS
     Graphon(...)
+    >>> t = as_target(0.5, number=True)                  # the constant graphon 1/2
+    >>> t.kind, t.values.tolist(), t.widths.tolist()
+    ('constant', [[0.5]], [1.0])
     >>> as_target(None, name="W0")
     Traceback (most recent call last):
     ...
@@ -229,6 +248,15 @@ def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", w
 
     if isinstance(W, Target):
         return W
+    if number and isinstance(W, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {_accepted(continuous, number)}; got a bool ({W!r})")
+    if number and (isinstance(W, numbers.Real) or (isinstance(W, np.ndarray) and W.ndim == 0
+                                                   and W.dtype.kind in "fiu")):
+        c = float(W)
+        if not np.isfinite(c):
+            raise ValueError(f"{name} is the number {c!r}; a constant graphon must be finite")
+        S = StepGraphon([[c]])
+        return Target(S.values, S.widths, True, "constant", S)
     if isinstance(W, StepGraphon):
         return Target(W.values, W.widths, W.uniform, "step", W)
     if isinstance(W, nx.Graph):
@@ -244,4 +272,4 @@ def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", w
         if isinstance(W, Graphon):
             return W
         return Graphon(W, box=(-np.inf, np.inf), name=getattr(W, "__name__", ""))
-    raise TypeError(f"{name} must be {_accepted(continuous)}; got {type(W).__name__}")
+    raise TypeError(f"{name} must be {_accepted(continuous, number)}; got {type(W).__name__}")

@@ -90,6 +90,8 @@ __all__ = [
     "CutDistanceResult",
     "Delta2Result",
     "cut_norm",
+    "InfinityOneNormResult",
+    "infinity_one_norm",
     "cut_distance",
     "l2_distance",
     "delta2_distance",
@@ -405,6 +407,34 @@ def _sdp_rank(N, rank):
     return int(rank) if rank is not None else int(min(max(math.ceil(math.sqrt(2 * N)), 4), 24, 2 * N))
 
 
+def _sdp_inf1_bound(Ms, M32, rng, rank, max_iter, tol):
+    """The SDP relaxation of ||Ms||_{inf->1} and its certified dual bound, for a symmetric Ms.
+
+    Ms (N x N, float64, C-contiguous, entries of size about 1) and its float32 copy M32.
+    Returns ``(U, V, p, iterations, sdp_value, bound, lam_lb, attempts)``: the Burer--Monteiro
+    vectors (p x N, unit columns), the relaxation value sum_ij Ms_ij <u_i, v_j> and a
+    certified ``bound >= max_{x, y in {-1,1}^N} x^T Ms y`` (= sum(d) - 2N c, see the module
+    docstring), with the certified shift c = ``lam_lb``.
+    """
+    N = Ms.shape[0]
+    p = _sdp_rank(N, rank)
+    U, V, iters = _burer_monteiro(M32, p, rng, max_iter, tol)
+    GU = _mul_sym(Ms.T, V)  # column i: sum_j Ms_ij v_j
+    GV = _mul_sym(Ms.T, U)
+    d = np.concatenate((0.5 * np.einsum("pi,pi->i", U, GU), 0.5 * np.einsum("pi,pi->i", V, GV)))
+    del GU, GV
+    sdp_value = float(d.sum())  # = sum_ij Ms_ij <u_i, v_j>
+    base = max(sdp_value, 1e-300) / (2 * N)
+    # the shift ladder, in units of the mean multiplier: the first rung costs the bound a
+    # relative 3e-4 and passes for the converged points we produce (tol <= 1e-6)
+    ladder = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
+    lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder], M32)
+    lam_lb = min(lam_lb, 0.0)  # H - 0 I >= H - lam_lb I when lam_lb > 0; avoids cancellation
+    # sum(d) as computed may be below the exact sum by at most gamma_{2N} sum|d|
+    sum_d = sdp_value + 1.01 * (2 * N + 1) * _UNIT_ROUNDOFF * float(np.abs(d).sum())
+    return U, V, p, iters, sdp_value, sum_d - 2 * N * lam_lb, lam_lb, attempts
+
+
 def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     k = M.shape[0]
     N = k + 1
@@ -422,24 +452,11 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     Ms = Mp
     Ms *= 1.0 / scale  # in place: Mp is not used again
     M32 = Ms.astype(np.float32)
-    p = _sdp_rank(N, rank)
-    U, V, iters = _burer_monteiro(M32, p, rng, max_iter, tol)
-    GU = _mul_sym(Ms.T, V)  # column i: sum_j Ms_ij v_j
-    GV = _mul_sym(Ms.T, U)
-    d = np.concatenate((0.5 * np.einsum("pi,pi->i", U, GU), 0.5 * np.einsum("pi,pi->i", V, GV)))
-    del GU, GV
-    sdp_value = float(d.sum())  # = sum_ij Ms_ij <u_i, v_j>
-    base = max(sdp_value, 1e-300) / (2 * N)
-    # the shift ladder, in units of the mean multiplier: the first rung costs the bound a
-    # relative 3e-4 and passes for the converged points we produce (tol <= 1e-6)
-    ladder = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0, 100.0)
-    lam_lb, attempts = _certified_shift(d[:N], d[N:], Ms, [-base * t for t in ladder], M32)
-    lam_lb = min(lam_lb, 0.0)  # H - 0 I >= H - lam_lb I when lam_lb > 0; avoids cancellation
+    U, V, p, iters, sdp_value, bound, lam_lb, attempts = _sdp_inf1_bound(Ms, M32, rng, rank, max_iter, tol)
     # rounding slack for forming M' from M (row sums): |M'_exact - M'| summed <= 2 (k+2) u sum|M|
     slack = 2.0 * (k + 2) * _UNIT_ROUNDOFF * float(np.abs(M).sum())
-    # sum(d) as computed may be below the exact sum by at most gamma_{2N} sum|d|
-    sum_d = sdp_value + 1.01 * (2 * N + 1) * _UNIT_ROUNDOFF * float(np.abs(d).sum())
-    upper = scale * (sum_d - 2 * N * lam_lb) / 4.0 * (1 + 4 * _UNIT_ROUNDOFF) + slack
+    # ||M||_cut = ||M'||_{inf->1} / 4
+    upper = scale * bound / 4.0 * (1 + 4 * _UNIT_ROUNDOFF) + slack
 
     # ---- lower bound: hyperplane rounding + best-response local search (in float32: the
     # sets are what matters; the caller recomputes their value exactly)
@@ -478,6 +495,173 @@ def _cut_norm_sdp(M, rng, rank, n_rounding, max_iter, tol):
     return S, T, None, upper, info
 
 
+# ------------------------------------------------------------ the inf->1 norm
+@njit(cache=True)
+def _enumerate_inf1_numba(M):  # pragma: no cover - compiled
+    """max over x in {-1,1}^m of sum_j |(x^T M)_j| (Gray code over x with x_{m-1} = +1 fixed,
+    since x and -x give the same value).  Returns (best value, bitmask of the entries with x = -1)."""
+    m = M.shape[0]
+    r = np.zeros(m)
+    for i in range(m):
+        for j in range(m):
+            r[j] += M[i, j]
+    best = 0.0
+    for j in range(m):
+        best += abs(r[j])
+    best_mask = 0
+    mask = 0
+    for k in range(1, 1 << (m - 1)):
+        b = 0
+        t = k
+        while (t & 1) == 0:
+            t >>= 1
+            b += 1
+        if (mask >> b) & 1:  # x_b goes back from -1 to +1
+            mask &= ~(1 << b)
+            for j in range(m):
+                r[j] += 2.0 * M[b, j]
+        else:
+            mask |= 1 << b
+            for j in range(m):
+                r[j] -= 2.0 * M[b, j]
+        v = 0.0
+        for j in range(m):
+            v += abs(r[j])
+        if v > best:
+            best = v
+            best_mask = mask
+    return best, best_mask
+
+
+def _enumerate_inf1_numpy(M, chunk: int = 1 << 14):
+    """Pure-NumPy twin of :func:`_enumerate_inf1_numba` (plain binary enumeration in chunks)."""
+    m = M.shape[0]
+    best, best_mask = -1.0, 0
+    bits = np.arange(m, dtype=np.int64)
+    for start in range(0, 1 << max(m - 1, 0), chunk):
+        masks = np.arange(start, min(start + chunk, 1 << max(m - 1, 0)), dtype=np.int64)
+        X = 1.0 - 2.0 * ((masks[:, None] >> bits[None, :]) & 1)
+        vals = np.abs(X @ M).sum(axis=1)
+        i = int(np.argmax(vals))
+        if vals[i] > best:
+            best, best_mask = float(vals[i]), int(masks[i])
+    return best, best_mask
+
+
+def _best_response_pm(M, X, Y, max_rounds=100):
+    """Alternating best responses for a batch of sign-vector pairs (rows of +-1 arrays).
+
+    For fixed x the best y is sign(x^T M), for fixed y the best x is sign(M y) (0 -> +1), so
+    x^T M y never decreases.  M symmetric, C-contiguous.  Returns (X, Y, values)."""
+    Mf = M.T
+    X = X.astype(M.dtype)
+    Y = Y.astype(M.dtype)
+    R = _mul_sym(Mf, X)  # (K, k): x^T M
+    for _ in range(max_rounds):
+        Y_new = np.where(R >= 0, 1.0, -1.0).astype(M.dtype)
+        C = _mul_sym(Mf, Y_new)  # (K, k): (M y)^T
+        X_new = np.where(C >= 0, 1.0, -1.0).astype(M.dtype)
+        if np.array_equal(X_new, X) and np.array_equal(Y_new, Y):
+            break
+        X, Y = X_new, Y_new
+        R = _mul_sym(Mf, X)
+    vals = np.einsum("ki,ki->k", R, Y, dtype=np.float64)
+    return X, Y, vals
+
+
+def _inf1_sdp(M, rng, rank, n_rounding, max_iter, tol):
+    """Certified upper bound on ||M||_{inf->1} (the SDP of Alon--Naor on M itself, no padding)
+    and sign vectors from hyperplane rounding + local search.  Returns (x, y, upper, info)."""
+    k = M.shape[0]
+    amax = float(np.abs(M).max())
+    if amax == 0.0:
+        one = np.ones(k)
+        return one, one.copy(), 0.0, {"rank": 0, "iterations": 0}
+    scale = 2.0 ** math.floor(math.log2(amax))  # exact scaling
+    Ms = np.ascontiguousarray(M, dtype=np.float64) * (1.0 / scale)
+    M32 = Ms.astype(np.float32)
+    U, V, p, iters, sdp_value, bound, lam_lb, attempts = _sdp_inf1_bound(Ms, M32, rng, rank, max_iter, tol)
+    # allowance for the rounding in M = (w_i w_j D_ij) itself (merged widths included)
+    slack = 2.0 * (k + 2) * _UNIT_ROUNDOFF * float(np.abs(M).sum())
+    upper = scale * bound * (1 + 4 * _UNIT_ROUNDOFF) + slack
+
+    best = (None, None, -math.inf)
+    rounds = 0
+    n_local = max(1, min(8, n_rounding))
+    while True:
+        rounds += 1
+        Gm = rng.standard_normal((n_rounding, p))
+        X0 = np.where(Gm @ U >= 0, 1.0, -1.0).astype(np.float32)
+        Y0 = np.where(Gm @ V >= 0, 1.0, -1.0).astype(np.float32)
+        v0 = np.abs(np.einsum("ki,ki->k", _mul_sym(M32.T, X0), Y0, dtype=np.float64))
+        top = np.argsort(-v0)[:n_local]
+        X1, Y1, vals = _best_response_pm(M32, X0[top], Y0[top])
+        i = int(np.argmax(vals))
+        if vals[i] > best[2]:
+            best = (X1[i], Y1[i], float(vals[i]))
+        lower_est = best[2] * scale
+        ratio = upper / lower_est if lower_est > 0 else math.inf
+        if ratio <= 1.5 or (rounds >= 4 and ratio <= 1.8) or rounds >= 32:
+            break
+    info = {
+        "rank": p,
+        "iterations": iters,
+        "sdp_value": scale * sdp_value,
+        "lambda_min_lower": scale * lam_lb,
+        "cholesky_attempts": attempts,
+        "rounding_batches": rounds,
+    }
+    return best[0].astype(np.float64), best[1].astype(np.float64), upper, info
+
+
+@dataclass(frozen=True)
+class InfinityOneNormResult:
+    r"""Certified bracket for the inf->1 norm of a step kernel (D, widths).
+
+    .. math::
+
+        \|D\|_{\infty	o1} = \sup_{f, g: [0,1] 	o [-1,1]} \int D(x, y) f(x) g(y)\,dx\,dy
+                          = \max_{x, y \in \{-1,1\}^m} \sum_{ij} w_i w_j D_{ij} x_i y_j .
+
+    Attributes
+    ----------
+    lower : float
+        sum_ij w_i w_j D_ij x_i y_j for the returned signs: an attained value, ``lower <= norm``.
+    upper : float
+        Certified upper bound (``== lower`` up to rounding for ``method="exact"``).
+    x, y : ndarray of float, shape (m,)
+        The signs (+1 / -1) on the blocks described by ``widths``.
+    widths : ndarray, shape (m,)
+        Block widths (the common refinement when U and V have different partitions).
+    method : str
+        ``"exact"`` (enumeration) or ``"sdp"``.
+    info : dict
+        Diagnostics (merged block count, SDP rank, iterations, certified shift, ...).
+    """
+
+    lower: float
+    upper: float
+    x: np.ndarray
+    y: np.ndarray
+    widths: np.ndarray
+    method: str
+    info: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def ratio(self) -> float:
+        """upper / lower (1 for exact results; inf when lower == 0 < upper)."""
+        if self.lower == 0:
+            return 1.0 if self.upper == 0 else math.inf
+        return self.upper / self.lower
+
+    def __float__(self):
+        return float(self.lower) if self.method == "exact" else float(0.5 * (self.lower + self.upper))
+
+    def __repr__(self):
+        return (f"InfinityOneNormResult(lower={self.lower:.6g}, upper={self.upper:.6g}, "
+                f"method={self.method!r}, blocks={self.x.size})")
+
+
 # ------------------------------------------------------------ public API
 def _int_option(value, name, minimum, extra=""):
     """``value`` as an int >= minimum, or a TypeError / ValueError naming the option."""
@@ -488,12 +672,35 @@ def _int_option(value, name, minimum, extra=""):
     return int(value)
 
 
-def _difference(U, V):
-    SU = as_target(U, name="U", continuous=False).to_step()
+def _read_step(W, name, weight="weight", continuous=False):
+    """A distance argument: as_target's reading, and a real number c is the constant graphon c."""
+    return as_target(W, name=name, continuous=continuous, weight=weight, number=True)
+
+
+def _difference(U, V, weight="weight"):
+    SU = _read_step(U, "U", weight).to_step()
     if V is None:
         return SU.values, SU.widths
-    BU, BV, w = common_refinement(SU, as_target(V, name="V", continuous=False).to_step())
+    BU, BV, w = common_refinement(SU, _read_step(V, "V", weight).to_step())
     return BU - BV, w
+
+
+def _check_norm_options(method, exact_max_blocks, rank, n_rounding, max_iter, tol):
+    """The options shared by :func:`cut_norm` and :func:`infinity_one_norm`, checked."""
+    if method not in ("auto", "exact", "sdp"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'sdp', got {method!r}")
+    exact_max_blocks = _int_option(exact_max_blocks, "exact_max_blocks", 1)
+    if exact_max_blocks > MAX_EXACT_BLOCKS:
+        raise ValueError(f"exact_max_blocks must lie in 1..{MAX_EXACT_BLOCKS}, got {exact_max_blocks}")
+    if rank is not None:
+        rank = _int_option(rank, "rank", 2, " or None (automatic)")
+    n_rounding = _int_option(n_rounding, "n_rounding", 1)
+    max_iter = _int_option(max_iter, "max_iter", 1)
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+        raise TypeError(f"tol must be a positive real number, got {type(tol).__name__}")
+    if not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+    return exact_max_blocks, rank, n_rounding, max_iter
 
 
 def _merge_identical_blocks(D, w):
@@ -538,6 +745,7 @@ def cut_norm(
     n_rounding: int = 64,
     max_iter: int = 500,
     tol: float = 1e-7,
+    weight="weight",
 ) -> CutNormResult:
     r"""Certified bounds on the cut norm ||U - V||_cut (or ||U||_cut when V is None).
 
@@ -548,10 +756,11 @@ def cut_norm(
 
     Parameters
     ----------
-    U, V : StepGraphon, (n, n) array (uniform widths, diagonal kept) or networkx graph
-        Step kernels.  When the partitions differ, D = U - V is formed on their common
-        refinement (no relabelling: this is a norm, not the cut distance).  For a continuous
-        :class:`~graphonflow.graphons.Graphon` pass ``W.block_average(m)``.
+    U, V : StepGraphon, (n, n) array (uniform widths, diagonal kept), networkx graph or number
+        Step kernels; a real number c is the constant graphon c.  When the partitions differ,
+        D = U - V is formed on their common refinement (no relabelling: this is a norm, not the
+        cut distance).  For a continuous :class:`~graphonflow.graphons.Graphon` pass
+        ``W.block_average(m)``.
     method : {"auto", "exact", "sdp"}
         ``"auto"``: exact enumeration when at most ``exact_max_blocks`` distinct blocks remain
         after merging identical ones, else the SDP method.  ``"sdp"`` forces the SDP method.
@@ -567,6 +776,8 @@ def cut_norm(
         More batches are drawn while upper/lower > 1.5 (at most 4) or > 1.8 (at most 32).
     max_iter, tol : int >= 1, float > 0
         Stopping rule of the Burer--Monteiro ascent (relative objective increase <= tol).
+    weight : str or None
+        Edge attribute holding the weights of networkx inputs (None: every edge weighs 1).
 
     Returns
     -------
@@ -596,20 +807,9 @@ def cut_norm(
     ----------
     Alon, Naor (2006); Lovász (2012), ch. 8; see the module docstring for the certificate.
     """
-    if method not in ("auto", "exact", "sdp"):
-        raise ValueError(f"method must be 'auto', 'exact' or 'sdp', got {method!r}")
-    exact_max_blocks = _int_option(exact_max_blocks, "exact_max_blocks", 1)
-    if exact_max_blocks > MAX_EXACT_BLOCKS:
-        raise ValueError(f"exact_max_blocks must lie in 1..{MAX_EXACT_BLOCKS}, got {exact_max_blocks}")
-    if rank is not None:
-        rank = _int_option(rank, "rank", 2, " or None (automatic)")
-    n_rounding = _int_option(n_rounding, "n_rounding", 1)
-    max_iter = _int_option(max_iter, "max_iter", 1)
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
-        raise TypeError(f"tol must be a positive real number, got {type(tol).__name__}")
-    if not (math.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
-    D, w = _difference(U, V)
+    exact_max_blocks, rank, n_rounding, max_iter = _check_norm_options(
+        method, exact_max_blocks, rank, n_rounding, max_iter, tol)
+    D, w = _difference(U, V, weight)
     Dm, wm, groups = _merge_identical_blocks(D, w)
     k = Dm.shape[0]
     M = wm[:, None] * Dm * wm[None, :]
@@ -649,6 +849,107 @@ def cut_norm(
     S.setflags(write=False)
     T.setflags(write=False)
     return CutNormResult(lower, float(upper), S, T, signed, np.asarray(w), name, info)
+
+
+def infinity_one_norm(
+    U,
+    V=None,
+    *,
+    method: str = "auto",
+    rng=None,
+    exact_max_blocks: int = 20,
+    rank: int | None = None,
+    n_rounding: int = 64,
+    max_iter: int = 500,
+    tol: float = 1e-7,
+    weight="weight",
+) -> InfinityOneNormResult:
+    r"""Certified bounds on the inf->1 norm ||U - V||_{inf->1} (or ||U||_{inf->1} when V is None).
+
+    .. math::
+
+        \|D\|_{\infty	o1} = \sup_{f, g: [0,1]	o[-1,1]} \int D(x,y) f(x) g(y)\,dx\,dy
+                          = \max_{x, y \in \{\pm1\}^m} \sum_{ij} w_i w_j D_{ij} x_i y_j ,
+
+    the integral being bilinear in (f, g), so the sup is reached at +-1 step functions on the
+    blocks.  It is equivalent to the cut norm: ||D||_cut <= ||D||_{inf->1} <= 4 ||D||_cut
+    (write f = 1_{S} - 1_{S^c}, g likewise, and expand; conversely 1_S = (1 + f)/2).
+
+    The same machinery as :func:`cut_norm`, without the Alon--Naor padding row: blocks with
+    identical rows are merged (an optimal x takes equal signs on them); ``"exact"`` enumerates
+    the 2^(k-1) sign vectors x up to a global sign (the best y is sign(x^T M)); ``"sdp"``
+    bounds the norm above by the certified dual bound sum(d) - 2k c of the Grothendieck SDP
+    relaxation of M = (w_i w_j D_ij) itself (within K_G < 1.783 of the norm when the relaxation
+    is solved exactly), and below by hyperplane rounding with best-response local search.  The
+    upper bound is also capped by ||D||_1 = sum w_i w_j |D_ij|.
+
+    Parameters
+    ----------
+    U, V : StepGraphon, (n, n) array, networkx graph or number
+        As in :func:`cut_norm` (no relabelling: D = U - V on the common refinement).
+    method, rng, exact_max_blocks, rank, n_rounding, max_iter, tol, weight
+        As in :func:`cut_norm`.
+
+    Returns
+    -------
+    InfinityOneNormResult
+        ``lower <= ||U - V||_{inf->1} <= upper``, ``lower`` attained by the signs ``(x, y)``.
+
+    Examples
+    --------
+    For D = [[1, -1], [-1, 1]] on two halves, x = y = (1, -1) gives 1, four times the cut
+    norm 1/4 (the upper end of the equivalence):
+
+    >>> r = infinity_one_norm(np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    >>> round(r.lower, 12), round(r.upper, 12), r.x.tolist(), r.method
+    (1.0, 1.0, [1.0, -1.0], 'exact')
+    >>> round(infinity_one_norm(0.3).lower, 12)          # a constant: |c|, as for the cut norm
+    0.3
+
+    References
+    ----------
+    Alon, Naor (2006), sec. 2 and 5 (the SDP of the inf->1 norm and the cut-norm padding).
+    """
+    exact_max_blocks, rank, n_rounding, max_iter = _check_norm_options(
+        method, exact_max_blocks, rank, n_rounding, max_iter, tol)
+    D, w = _difference(U, V, weight)
+    Dm, wm, groups = _merge_identical_blocks(D, w)
+    k = Dm.shape[0]
+    M = wm[:, None] * Dm * wm[None, :]
+    info = {"blocks": D.shape[0], "merged_blocks": k}
+    if method == "exact" and k > MAX_EXACT_BLOCKS:
+        raise ValueError(
+            f"exact enumeration needs at most {MAX_EXACT_BLOCKS} distinct blocks, got {k}; use method='sdp'"
+        )
+    use_exact = method == "exact" or (method == "auto" and k <= exact_max_blocks)
+    if use_exact:
+        _, mask = _enumerate_inf1_numba(np.ascontiguousarray(M, dtype=np.float64))
+        xm = 1.0 - 2.0 * ((int(mask) >> np.arange(k)) & 1)
+        ym = np.where(xm @ M >= 0, 1.0, -1.0)
+        name = "exact"
+    else:
+        with get_backend(M).thread_policy(k, _sdp_rank(k, rank), k):
+            xm, ym, upper, sdp_info = _inf1_sdp(M, as_rng(rng), rank, n_rounding, max_iter, tol)
+        info.update(sdp_info)
+        name = "sdp"
+    x, y = xm[groups], ym[groups]
+    value = float((w * x) @ D @ (w * y))
+    if value < 0:  # only by rounding (the best y makes x^T M y >= 0); -x attains |value|
+        x, value = -x, -value
+    if x[0] < 0:  # (x, y) and (-x, -y) attain the same value: report the one with x_0 = +1
+        x, y = -x, -y
+    lower = value
+    err = (D.shape[0] ** 2 + 4) * _UNIT_ROUNDOFF
+    if use_exact:
+        upper = lower * (1 + err)
+        lower = lower * (1 - err)
+    else:
+        l1 = float(w @ np.abs(D) @ w) * (1 + err)
+        info["l1_bound"] = l1
+        upper = max(min(upper, l1), lower)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return InfinityOneNormResult(float(lower), float(upper), x, y, np.asarray(w), name, info)
 
 
 # =================================================================== distances
@@ -787,6 +1088,12 @@ def _degrees(S: StepGraphon):
     return S.values @ S.widths
 
 
+def _is_constant(S: StepGraphon) -> bool:
+    """All block values equal: the constant graphon, which every relabelling leaves unchanged."""
+    v = S.values
+    return bool(np.all(v == v.flat[0]))
+
+
 def _spectral_orders(S: StepGraphon, k=2):
     """Orders sorting the blocks by the top-|lambda| eigenvectors of W^{1/2} B W^{1/2}."""
     sw = np.sqrt(S.widths)
@@ -822,10 +1129,10 @@ def _continuous_error(G, S: StepGraphon, q=3):
     return l1, float(np.sqrt(l2sq))
 
 
-def _read_pair(U, W, resolution):
+def _read_pair(U, W, resolution, weight="weight"):
     from .graphons import Graphon
 
-    reads = [as_target(U, name="U"), as_target(W, name="W")]
+    reads = [_read_step(U, "U", weight, continuous=True), _read_step(W, "W", weight, continuous=True)]
     cont = [isinstance(r, Graphon) for r in reads]
     steps = [None if c else r.to_step() for r, c in zip(reads, cont)]
     err = [0.0, 0.0]
@@ -878,6 +1185,7 @@ def cut_distance(
     n_certify: int = 2,
     swap_window: int = 3,
     swap_passes: int = 3,
+    weight="weight",
     **cut_options,
 ) -> CutDistanceResult:
     r"""Certified bracket for the cut distance delta_cut(U, W) = inf_phi ||U - W^phi||_cut.
@@ -907,6 +1215,12 @@ def cut_distance(
       ||f||_1 >= W_1(law d_U, law d_W) because (d_U, d_W o phi) is a coupling of the two
       degree distributions.  Hence delta_cut >= (W_1(d_U, d_W) + |t(K2,U) - t(K2,W)|) / 2.
 
+    **Against a constant.**  When one side is a constant graphon c (a number, or a step graphon
+    whose values are all equal), W^phi = c for every relabelling phi, so delta_cut(U, c) =
+    ||U - c||_cut exactly: nothing is aligned, and the bracket is the certified cut-norm bracket
+    of U - c (alignment ``"constant"``; a constant is the only graphon that every relabelling
+    leaves unchanged).
+
     Continuous graphons (:class:`~graphonflow.graphons.Graphon` or callables) are replaced by
     their block averages W_P on ``resolution`` blocks (default: the other side's block count);
     the bracket for W_P is certified and is widened by ``discretisation_error``, a quadrature
@@ -914,7 +1228,8 @@ def cut_distance(
 
     Parameters
     ----------
-    U, W : StepGraphon, (n, n) array, networkx graph, Graphon or callable
+    U, W : StepGraphon, (n, n) array, networkx graph, Graphon, callable or number
+        A real number c is the constant graphon c.
     latent : array (U.m,), optional
         Latent positions of U's vertices in W's coordinates (e.g. from :func:`sample`).
     resolution : int, optional
@@ -927,6 +1242,8 @@ def cut_distance(
         How many of the best alignments (by L2) get a certified cut norm.
     swap_window, swap_passes : int
         Swap search: positions r < s <= r + window, at most this many passes (0 disables).
+    weight : str or None
+        Edge attribute holding the weights of networkx inputs (None: every edge weighs 1).
     **cut_options
         Passed to :func:`cut_norm` (``method``, ``rank``, ...).
 
@@ -942,13 +1259,21 @@ def cut_distance(
     >>> r.lower, r.upper
     (0.0, 0.0)
 
+    Against a constant the bracket is the cut norm of the difference: for the complete
+    bipartite graphon K_{1/2,1/2} and 1/2 it is 1/8 (S = T = one part):
+
+    >>> from graphonflow.graphons import complete_bipartite
+    >>> r = cut_distance(complete_bipartite(0.5), 0.5)
+    >>> round(r.lower, 12), round(r.upper, 12), r.alignment
+    (0.125, 0.125, 'constant')
+
     References
     ----------
     Lovász, Large Networks and Graph Limits (AMS 2012), ch. 8 and 10.
     Borgs, Chayes, Lovász, Sós, Vesztergombi, Adv. Math. 219 (2008).
     """
     gen = as_rng(rng)
-    SU, SW, (disc, disc2) = _read_pair(U, W, resolution)
+    SU, SW, (disc, disc2) = _read_pair(U, W, resolution, weight)
     if n_certify < 1:
         raise ValueError("n_certify must be >= 1")
 
@@ -958,6 +1283,27 @@ def cut_distance(
     w1 = _wasserstein(dU, SU.widths, dW, SW.widths, 1)
     slack = 1e-12 * max(float(np.abs(dU).max()), float(np.abs(dW).max()))
     lower_bounds["degrees"] = max(0.0, 0.5 * (w1 + abs(SU.edge_density() - SW.edge_density())) - slack)
+
+    if _is_constant(SU) or _is_constant(SW):
+        # W^phi = W for a constant: delta_cut is the cut norm of the difference itself
+        res = cut_norm(SU, SW, rng=gen, **cut_options)
+        BU, BW, w = common_refinement(SU, SW)
+        Dd = BU - BW
+        l2c = float(np.sqrt(max(float(w @ (Dd * Dd) @ w), 0.0)))
+        lower_bounds["cut norm (constant side)"] = res.lower
+        ident = (np.arange(SU.m), np.arange(SW.m))
+        return CutDistanceResult(
+            lower=float(max(0.0, max(lower_bounds.values()) - disc)),
+            upper=float(res.upper + disc),
+            alignment="constant",
+            order_U=ident[0],
+            order_W=ident[1],
+            cut=res,
+            lower_bounds=lower_bounds,
+            alignments={"constant": (l2c, res.upper)},
+            delta2_upper=l2c + disc2,
+            discretisation_error=float(disc),
+        )
 
     # ---- alignments
     cands = {"identity": (np.arange(SU.m), np.arange(SW.m))}
@@ -1020,7 +1366,7 @@ def cut_distance(
     )
 
 
-def l2_distance(U, W, *, resolution: int | None = None) -> float:
+def l2_distance(U, W, *, resolution: int | None = None, weight="weight") -> float:
     """||U - W||_2 = (int (U - W)^2)^{1/2} at the given labels (no relabelling).
 
     Step inputs are compared on the common refinement of their partitions (exact).  A
@@ -1034,7 +1380,7 @@ def l2_distance(U, W, *, resolution: int | None = None) -> float:
     """
     from .graphons import Graphon
 
-    reads = [as_target(U, name="U"), as_target(W, name="W")]
+    reads = [_read_step(U, "U", weight, continuous=True), _read_step(W, "W", weight, continuous=True)]
     cont = [isinstance(r, Graphon) for r in reads]
     if not any(cont):
         BU, BW, w = common_refinement(reads[0].to_step(), reads[1].to_step())
@@ -1081,7 +1427,8 @@ def _hoffman_wielandt(lu, lw):
     return float(np.sqrt(total))
 
 
-def delta2_distance(U, W, *, resolution: int | None = None, spectrum_max_blocks: int = 4000, **cut_distance_options) -> Delta2Result:
+def delta2_distance(U, W, *, resolution: int | None = None, spectrum_max_blocks: int = 4000, weight="weight",
+                    **cut_distance_options) -> Delta2Result:
     r"""Bracket for delta_2(U, W) = inf_phi ||U - W^phi||_2.
 
     Upper: the smallest L2 distance over the alignments of :func:`cut_distance`.
@@ -1095,7 +1442,10 @@ def delta2_distance(U, W, *, resolution: int | None = None, spectrum_max_blocks:
       + sum_i (l_i^-(U) - l_i^-(W))^2)^{1/2} (positive eigenvalues in decreasing, negative
       in increasing order, zero padded).  Computed from the full dense spectra, and skipped
       when either side has more than ``spectrum_max_blocks`` blocks;
-    * ``"degrees"``: ||U - W^phi||_2 >= ||d_U - d_W o phi||_2 (Jensen) >= W_2(law d_U, law d_W).
+    * ``"degrees"``: ||U - W^phi||_2 >= ||d_U - d_W o phi||_2 (Jensen) >= W_2(law d_U, law d_W);
+    * ``"constant"``: when one side is constant, W^phi = W and delta_2 = ||U - W||_2 itself.
+
+    A real number is the constant graphon; ``weight`` names the edge attribute of networkx inputs.
 
     For continuous inputs the block averages are used and the bracket is widened by the
     quadrature estimate of ||W - W_P||_2.
@@ -1112,9 +1462,11 @@ def delta2_distance(U, W, *, resolution: int | None = None, spectrum_max_blocks:
     ----------
     Hoffman, Wielandt, Duke Math. J. 20 (1953); Lovász (2012), ch. 8 and 11.
     """
-    SU, SW, (_, disc2) = _read_pair(U, W, resolution)
+    SU, SW, (_, disc2) = _read_pair(U, W, resolution, weight)
     cd = cut_distance(SU, SW, **cut_distance_options)
     lb = {"cut": cd.lower}
+    if cd.alignment == "constant":  # delta_2(U, c) = ||U - c||_2 (rounding allowance 1e-12)
+        lb["constant"] = max(0.0, cd.delta2_upper * (1 - 1e-12))
     if max(SU.m, SW.m) <= spectrum_max_blocks:
         lu, lw = _operator_spectrum(SU), _operator_spectrum(SW)
         # rounding allowance: eigenvalues are computed to about m u ||K||

@@ -43,6 +43,10 @@ Adv. Math. 219 (2008).
 
 from __future__ import annotations
 
+import copy
+import functools
+import pickle
+
 import numpy as np
 
 from .step import StepGraphon, gauss_legendre_01
@@ -183,8 +187,7 @@ class Graphon:
         Measure preservation (e.g. phi(x) = 1 - x, or (x + s) mod 1) is the caller's
         responsibility; only then is W^phi the same graphon as W.
         """
-        f = self._f
-        return Graphon(lambda x, y: f(phi(x), phi(y)), box=self.box, name=name or f"{self.name}^phi")
+        return Graphon(_Relabelled(self._f, phi), box=self.box, name=name or f"{self.name}^phi")
 
     def degree(self, x, *, quad_nodes: int = 64) -> np.ndarray:
         """Degree function d(x) = int_0^1 W(x, y) dy (Gauss--Legendre with ``quad_nodes`` nodes)."""
@@ -194,6 +197,54 @@ class Graphon:
 
     def __repr__(self):
         return f"Graphon({self.name or self._f!r}, box={self.box})"
+
+    # ------------------------------------------------------------ copying and pickling
+    def __reduce__(self):
+        """Pickle the kernel by reference (pickle's rule for functions): a module-level
+        function, a ``functools.partial`` of one or an instance of a module-level class works;
+        a lambda or a function defined inside another function cannot be pickled."""
+        for what, g in (("kernel", self._f), ("block-mean function", self._block_mean)):
+            if g is not None and _is_local_function(g):
+                raise pickle.PicklingError(
+                    f"cannot pickle Graphon {self.name or '(unnamed)'}: its {what} {g.__qualname__!r} is a "
+                    "lambda or a function defined inside another function, which pickle cannot store; "
+                    "define it with 'def' at the top level of a module (or use functools.partial of "
+                    "such a function), or pickle its block average W.block_average(m) instead"
+                )
+        return (_rebuild_graphon, (self._f, self.box, self.name, self._block_mean))
+
+    def __copy__(self):
+        return _rebuild_graphon(self._f, self.box, self.name, self._block_mean)
+
+    def __deepcopy__(self, memo):
+        return _rebuild_graphon(copy.deepcopy(self._f, memo), self.box, self.name,
+                                copy.deepcopy(self._block_mean, memo))
+
+
+def _is_local_function(g) -> bool:
+    """True for a lambda or a nested function (pickle cannot find them by name)."""
+    q = getattr(g, "__qualname__", None)
+    return isinstance(q, str) and ("<lambda>" in q or "<locals>" in q) and not isinstance(g, type)
+
+
+def _rebuild_graphon(f, box, name, block_mean):
+    return Graphon(f, box=box, name=name, _block_mean=block_mean)
+
+
+class _Relabelled:
+    """The kernel (x, y) -> f(phi(x), phi(y)) (a class, so that it pickles when f and phi do)."""
+
+    __slots__ = ("f", "phi")
+
+    def __init__(self, f, phi):
+        self.f = f
+        self.phi = phi
+
+    def __call__(self, x, y):
+        return self.f(self.phi(x), self.phi(y))
+
+    def __reduce__(self):
+        return (_Relabelled, (self.f, self.phi))
 
 
 def _block_mean_quadrature(W, e, q=None, chunk_entries=1 << 22):
@@ -364,18 +415,51 @@ def _mids(e):
     return 0.5 * (e[:-1] + e[1:])
 
 
+# The library's kernels are module-level functions (or partials of them), so that library
+# graphons can be pickled and sent to worker processes.
+def _xy(x, y):
+    return x * y
+
+
+def _xy_block_mean(e):
+    return np.outer(_mids(e), _mids(e))
+
+
+def _mean(x, y):
+    return 0.5 * (x + y)
+
+
+def _mean_block_mean(e):
+    return 0.5 * (_mids(e)[:, None] + _mids(e)[None, :])
+
+
+def _min(x, y):
+    return np.minimum(x, y)
+
+
+def _one_minus_max(x, y):
+    return 1.0 - np.maximum(x, y)
+
+
+def _one_minus_max_block_mean(e):
+    c = _mids(e)
+    B = 1.0 - np.maximum(c[:, None], c[None, :])
+    np.fill_diagonal(B, 1.0 - (e[1:] - np.diff(e) / 3.0))  # E max = b - (b - a)/3
+    return B
+
+
+def _ring(x, y, kappa, p):
+    return p * np.exp(kappa * (np.cos(2 * np.pi * (x - y)) - 1.0))
+
+
 def xy() -> Graphon:
     """W(x, y) = x y.  t(F, xy) = prod_v 1 / (deg_F(v) + 1).  Block means c_i c_j (c = midpoints)."""
-    return Graphon(lambda x, y: x * y, name="xy", _block_mean=lambda e: np.outer(_mids(e), _mids(e)))
+    return Graphon(_xy, name="xy", _block_mean=_xy_block_mean)
 
 
 def mean_xy() -> Graphon:
     """W(x, y) = (x + y) / 2.  Block means (c_i + c_j) / 2."""
-    return Graphon(
-        lambda x, y: 0.5 * (x + y),
-        name="(x+y)/2",
-        _block_mean=lambda e: 0.5 * (_mids(e)[:, None] + _mids(e)[None, :]),
-    )
+    return Graphon(_mean, name="(x+y)/2", _block_mean=_mean_block_mean)
 
 
 def _min_block_mean(e):
@@ -387,19 +471,12 @@ def _min_block_mean(e):
 
 def min_xy() -> Graphon:
     """W(x, y) = min(x, y) (the uniform attachment graphon).  Exact block means."""
-    return Graphon(lambda x, y: np.minimum(x, y), name="min(x,y)", _block_mean=_min_block_mean)
+    return Graphon(_min, name="min(x,y)", _block_mean=_min_block_mean)
 
 
 def one_minus_max_xy() -> Graphon:
     """W(x, y) = 1 - max(x, y).  Exact block means (1 - max = min of 1 - x, 1 - y)."""
-
-    def bm(e):
-        c = _mids(e)
-        B = 1.0 - np.maximum(c[:, None], c[None, :])
-        np.fill_diagonal(B, 1.0 - (e[1:] - np.diff(e) / 3.0))  # E max = b - (b - a)/3
-        return B
-
-    return Graphon(lambda x, y: 1.0 - np.maximum(x, y), name="1-max(x,y)", _block_mean=bm)
+    return Graphon(_one_minus_max, name="1-max(x,y)", _block_mean=_one_minus_max_block_mean)
 
 
 def ring(kappa: float = 4.0, p: float = 1.0) -> Graphon:
@@ -412,7 +489,7 @@ def ring(kappa: float = 4.0, p: float = 1.0) -> Graphon:
     kappa, p = float(kappa), float(p)
     if not (kappa >= 0 and 0 <= p <= 1):
         raise ValueError("ring needs kappa >= 0 and 0 <= p <= 1")
-    return Graphon(lambda x, y: p * np.exp(kappa * (np.cos(2 * np.pi * (x - y)) - 1.0)), name=f"ring({kappa:g})")
+    return Graphon(functools.partial(_ring, kappa=kappa, p=p), name=f"ring({kappa:g})")
 
 
 def sbm(values, widths=None) -> StepGraphon:

@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+import warnings
 
 import numpy as np
 import opt_einsum as oe
@@ -54,7 +56,8 @@ from .graphons import Graphon
 from .patterns import Pattern, as_pattern, is_edge_list
 from .step import StepGraphon
 
-__all__ = ["HomWorkspace", "hom_density", "hom_density_grad", "KINDS"]
+__all__ = ["HomWorkspace", "hom_density", "hom_density_grad", "contraction_cost", "check_cost", "CostError",
+           "KINDS", "MAX_COST"]
 
 KINDS = ("hom", "inj", "ind")
 
@@ -64,10 +67,32 @@ MAX_IND_SUPERSETS = 1 << 10
 #: Largest intermediate (in entries) a contraction may build before it is sliced.
 MAX_INTERMEDIATE = 1 << 25
 
+#: Default ``max_cost``: the largest estimated cost (:func:`contraction_cost`, in operations) of
+#: one density or gradient that the engine starts.  t(K4) on 2000 vertices, 2000^4 = 1.6e13
+#: operations, took 168 s in benchmarks/RESULTS.md, so this is roughly half an hour of work.
+MAX_COST = 1e14
+
+#: What one visit of a set partition (in the injective and induced sums) is counted as, in
+#: operations: the Python work of building and evaluating one quotient, about 0.1 ms.
+PARTITION_VISIT_COST = 1e7
+
+#: Up to this many pattern vertices the partition sum of the cost is taken exactly.
+_EXACT_PARTITION_COST_K = 7
+
+
+class CostError(ValueError):
+    """The estimated cost of a density or gradient exceeds ``max_cost``; raised before any work.
+
+    A ValueError, so callers that catch bad input keep working; the message states the
+    estimate, the limit and how to override it.
+    """
+
 
 # --------------------------------------------------------------------------- targets
 def _read_target(W, weight, quad_nodes, check):
-    """Return (B, w or None, graph_reading).  w is None for uniform widths.
+    """Return (B, w or None, graph_reading, largest networkx weight or None).  w is None for
+    uniform widths; the last entry is max |A_ij| for a networkx graph read with an edge
+    attribute (``weight`` not None), else None.
 
     The input is read by :func:`graphonflow.as_target`.  Arrays and networkx graphs with
     uniform widths are read as graphs (for injective and induced densities); a networkx graph
@@ -78,15 +103,16 @@ def _read_target(W, weight, quad_nodes, check):
         B = np.asarray(W)
         if B.dtype not in (np.float32, np.float64):
             B = B.astype(np.float64)
-        return np.ascontiguousarray(B), None, True
+        return np.ascontiguousarray(B), None, True, None
     t = as_target(W, name="W", weight=weight)
     if isinstance(t, Graphon):
         step = StepGraphon.from_function(t, quad_nodes)
-        return step.values, step.widths, False
+        return step.values, step.widths, False, None
     B = t.values
+    big = float(np.abs(B).max()) if t.kind == "networkx" and weight is not None else None
     if t.uniform:
-        return B, None, t.kind != "step"
-    return B, t.widths.astype(B.dtype), False
+        return B, None, t.kind in ("matrix", "networkx"), big
+    return B, t.widths.astype(B.dtype), False, big
 
 
 class HomWorkspace:
@@ -103,12 +129,18 @@ class HomWorkspace:
         StepGraphon, a graph with unequal node widths or a function uses the
         graphon definitions.
     weight : str or None
-        Edge attribute holding weights when W is a networkx graph (None: 0/1).
+        Edge attribute holding weights when W is a networkx graph (None: 0/1).  Weights
+        above 1 (interaction counts, say) make ``inj`` and ``ind`` weighted sums rather
+        than subgraph-count densities; the workspace warns when they are asked for.
     quad_nodes : int
         Gauss--Legendre nodes per axis when W is a function.
     check : bool
         Validate the matrix (symmetric, finite).  Internal callers that keep W
         symmetric by construction may switch it off.
+    max_cost : float or None
+        Refuse (:class:`CostError`, before any work) a density or gradient whose
+        :func:`contraction_cost` estimate exceeds this many operations (default
+        :data:`MAX_COST` = 1e14).  None: no limit.
 
     Attributes
     ----------
@@ -132,8 +164,10 @@ class HomWorkspace:
     1.0
     """
 
-    def __init__(self, W, *, weight="weight", quad_nodes=64, check=True):
-        B, w, graph = _read_target(W, weight, quad_nodes, check)
+    def __init__(self, W, *, weight="weight", quad_nodes=64, check=True, max_cost=MAX_COST):
+        B, w, graph, big = _read_target(W, weight, quad_nodes, check)
+        self.max_cost = _check_max_cost(max_cost)
+        self._big_weight = (weight, big) if big is not None and big > 1 else None
         self.B = B
         self._w = w
         self.uniform = w is None
@@ -194,11 +228,48 @@ class HomWorkspace:
         return self._Q[j]
 
     # ------------------------------------------------------------------ public
+    def cost(self, F, kind: str = "hom", *, gradient: bool = False) -> float:
+        """:func:`contraction_cost` of t(F, .) (or its gradient) at this W, in operations."""
+        return contraction_cost(F, self.m, kind, gradient=gradient, graph=self.graph_reading)
+
+    def _check_cost(self, F, kind, gradient):
+        if self.max_cost is None:
+            return
+        c = contraction_cost(F, self.m, kind, gradient=gradient, graph=self.graph_reading)
+        if c > self.max_cost:
+            raise CostError(_cost_message(F, self.m, kind, gradient, c, self.max_cost, self.graph_reading))
+
     def density(self, F, kind: str = "hom") -> float:
-        """t(F, W) (``kind="hom"``), the injective or the induced density."""
+        """t(F, W) (``kind="hom"``), the injective or the induced density.
+
+        For a graph target with fewer vertices than F, ``inj`` and ``ind`` are 0.0: no
+        injective map exists, so the sum defining them is empty (the normalising count
+        n(n-1)...(n-k+1) is 0 as well; 0 is the convention that keeps
+        inj(F, G) = t_inj(F, G) n(n-1)...(n-k+1) = 0 true).
+        """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         F = as_pattern(F)
+        key = (F.k, F.edges, kind)
+        if key in self._values:
+            return self._values[key]
+        if kind != "hom" and self._big_weight is not None:
+            attr, big = self._big_weight
+            warnings.warn(
+                f"W is a networkx graph whose edge attribute {attr!r} holds values up to {big:g} (> 1): "
+                f"t_{kind}({F}) then sums products of these weights over the copies of {F}, which is not "
+                f"a subgraph-count density; pass weight=None to read every edge as 1",
+                UserWarning,
+                stacklevel=_user_stacklevel(),
+            )
+        if kind != "hom" and self.graph_reading and F.k > self.m:
+            self._values[key] = 0.0  # no injective maps: the empty sum
+            return 0.0
+        self._check_cost(F, kind, False)
+        return self._density(F, kind)
+
+    def _density(self, F: Pattern, kind: str) -> float:
+        """:meth:`density` without the checks (internal callers: supersets, quotients)."""
         key = (F.k, F.edges, kind)
         if key not in self._values:
             if kind == "hom" or (kind == "inj" and not self.graph_reading):
@@ -216,6 +287,7 @@ class HomWorkspace:
         F = as_pattern(F)
         key = (F.k, F.edges)
         if key not in self._grads:
+            self._check_cost(F, "hom", True)
             self._grads[key] = self._grad(F)
         return self._grads[key]
 
@@ -351,10 +423,8 @@ class HomWorkspace:
 
     def _falling(self, k):
         m = self.m
-        if m < k:
-            raise ValueError(
-                f"the graph has {m} vertices, fewer than the pattern's {k}: no injective maps exist"
-            )
+        if m < k:  # density() answers 0 before this is reached
+            raise ValueError(f"the graph has {m} vertices, fewer than the pattern's {k}: no injective maps exist")
         return math.prod(range(m - k + 1, m + 1))
 
     def _zero_diag_ws(self):
@@ -362,7 +432,7 @@ class HomWorkspace:
             # a simple graph (zero diagonal) is its own zero-diagonal workspace, so t and t_inj
             # share their products (the n^4 K4 table among them) instead of computing them twice
             zero = self.uniform and not np.diagonal(self.B).any()
-            self._ws0 = self if zero else HomWorkspace(self._zero_diag(), check=False)
+            self._ws0 = self if zero else HomWorkspace(self._zero_diag(), check=False, max_cost=None)
         return self._ws0
 
     def _inj_graph(self, F: Pattern) -> float:
@@ -377,10 +447,9 @@ class HomWorkspace:
         B0 = ws0.B
         m = self.m
         total = 0.0
-        for blocks, mu in _partitions_mu(F.k):
+        # partitions with an edge inside a block would use the (zero) diagonal: never built
+        for blocks, mu in _independent_partitions_mu(F.k, F.edges):
             label = _block_labels(blocks, F.k)
-            if any(label[a] == label[b] for a, b in F.edges):
-                continue  # would use the (zero) diagonal
             mult = {}
             for a, b in F.edges:
                 p = tuple(sorted((label[a], label[b])))
@@ -412,7 +481,7 @@ class HomWorkspace:
         for r in range(len(non) + 1):
             for S in itertools.combinations(non, r):
                 G = Pattern(F.k, tuple(sorted(E.union(S))))
-                total += (-1) ** r * self.density(G, kind)
+                total += (-1) ** r * self._density(G, kind)
         return total
 
     def _ind_graph(self, F: Pattern) -> float:
@@ -428,10 +497,8 @@ class HomWorkspace:
         m = self.m
         E = set(F.edges)
         total = 0.0
-        for blocks, mu in _partitions_mu(F.k):
+        for blocks, mu in _independent_partitions_mu(F.k, F.edges):
             label = _block_labels(blocks, F.k)
-            if any(label[a] == label[b] for a, b in F.edges):
-                continue
             ecount, ncount = {}, {}
             for a in range(F.k):
                 for b in range(a + 1, F.k):
@@ -525,11 +592,43 @@ def _partitions(items):
 def _partitions_mu(k):
     """All set partitions of range(k) with the Moebius value mu(0, P) = prod (-1)^(|b|-1) (|b|-1)!."""
     for blocks in _partitions(list(range(k))):
-        mu = 1
+        yield blocks, _mu(blocks)
+
+
+def _mu(blocks):
+    mu = 1
+    for b in blocks:
+        s = len(b)
+        mu *= (-1) ** (s - 1) * math.factorial(s - 1)
+    return mu
+
+
+def _independent_partitions_mu(k, edges):
+    """The set partitions of range(k) into independent sets of the graph (k, edges), with mu.
+
+    Vertices are placed in order, each into an earlier block that holds none of its
+    neighbours or into a new block, so partitions with an edge inside a block are never built.
+    """
+    nbrs = [set() for _ in range(k)]
+    for a, b in edges:
+        nbrs[a].add(b)
+        nbrs[b].add(a)
+    blocks: list = []
+
+    def place(v):
+        if v == k:
+            yield [list(b) for b in blocks], _mu(blocks)
+            return
         for b in blocks:
-            s = len(b)
-            mu *= (-1) ** (s - 1) * math.factorial(s - 1)
-        yield blocks, mu
+            if not (nbrs[v] & set(b)):
+                b.append(v)
+                yield from place(v + 1)
+                b.pop()
+        blocks.append([v])
+        yield from place(v + 1)
+        blocks.pop()
+
+    yield from place(0)
 
 
 def _block_labels(blocks, k):
@@ -541,7 +640,9 @@ def _block_labels(blocks, k):
 
 
 _K4 = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# einsum index of vertex u: opt_einsum's symbols are a-z, A-Z, then further unicode letters, so
+# patterns of any size get one single-character index per vertex
+_symbol = oe.get_symbol
 _PLAN_CACHE: dict = {}
 
 
@@ -655,12 +756,12 @@ def _contract_network(k, pairs, vecs, outputs, w, m, dtype):
             vfac[o] = np.ones(m, dtype=dtype)
     terms, ops = [], []
     for u, v, M in pairs:
-        terms.append(_LETTERS[u] + _LETTERS[v])
+        terms.append(_symbol(u) + _symbol(v))
         ops.append(M)
     for u, x in vfac.items():
-        terms.append(_LETTERS[u])
+        terms.append(_symbol(u))
         ops.append(x)
-    out = "".join(_LETTERS[o] for o in outputs)
+    out = "".join(_symbol(o) for o in outputs)
     if not ops:
         return np.asarray(1.0)
     key = (tuple(terms), out, m)
@@ -697,6 +798,318 @@ def _contract_network(k, pairs, vecs, outputs, w, m, dtype):
     return total / m if w is None else total
 
 
+# ------------------------------------------------------------------- cost estimates
+def _fpow(n, e) -> float:
+    """float(n) ** e, inf when it overflows."""
+    try:
+        return float(n) ** e
+    except OverflowError:
+        return math.inf
+
+
+def _fmul(a, b) -> float:
+    """a * b for non-negative numbers (ints of any size or floats), inf when it overflows."""
+    try:
+        return float(a * b) if not (isinstance(a, float) or isinstance(b, float)) else a * b
+    except OverflowError:
+        return math.inf
+
+
+def _bell(k: int) -> int:
+    """The Bell number B_k: the number of set partitions of a k-element set (exact)."""
+    row = [1]
+    for _ in range(k):
+        nxt = [row[-1]]
+        for x in row:
+            nxt.append(nxt[-1] + x)
+        row = nxt
+    return row[0]
+
+
+def _plan_cost(k, edges, outputs, n) -> float:
+    """Operations of a bucket elimination of the network (k, edges) with ``outputs`` kept:
+    sum over eliminated vertices v of n^(|N(v)| + 1), N(v) the neighbours of v in the
+    elimination graph when v goes, along the greedy minimum-degree order (ties: smallest
+    label), plus n^|outputs| for the final product.  The engine's exact order (up to 14
+    vertices) minimises the same sum, so it never costs more than this."""
+    adj = {}
+    for a, b in edges:
+        adj.setdefault(a, set()).add(b)
+        adj.setdefault(b, set()).add(a)
+    for o in outputs:
+        adj.setdefault(o, set())
+    keep = set(outputs)
+    todo = sorted(v for v in adj if v not in keep)
+    cost = 0.0
+    while todo:
+        v = min(todo, key=lambda x: (len(adj[x]), x))
+        nb = adj.pop(v)
+        cost += _fpow(n, len(nb) + 1)
+        for x in nb:
+            adj[x].discard(v)
+            adj[x] |= nb - {x}
+        todo.remove(v)
+    return cost + _fpow(n, len(keep))
+
+
+def _path_products(js) -> int:
+    """How many matrix products the path powers Q_j (j in js) take from Q_1 = B (the
+    recursion of :meth:`HomWorkspace.path_power`)."""
+    built = {1}
+    stack = list(js)
+    while stack:
+        j = stack.pop()
+        if j in built:
+            continue
+        built.add(j)
+        stack.extend(((j + 1) // 2, j // 2))
+    return len(built) - 1
+
+
+def _hom_cost(k, edges, n) -> float:
+    """The work of t(F, W) for a pattern on vertices 0..k-1, by the path the engine takes."""
+    if not edges:
+        return 0.0
+    if _is_forest_edges(k, edges):
+        return len(edges) * _fpow(n, 2)  # one matrix-vector product per edge
+    P = Pattern(k, tuple(sorted(edges)))
+    comps = _components(P)
+    if len(comps) > 1:
+        return sum(_hom_cost(c.k, c.edges, n) for c in comps)
+    if P.is_cycle:
+        return _path_products((k // 2, k - k // 2)) * _fpow(n, 3) + _fpow(n, 2)
+    if P.edges == _K4:
+        return _fpow(n, 4)
+    return _plan_cost(k, P.edges, (), n)
+
+
+def _refined_colours(k, edges):
+    """Colour refinement (1-dimensional Weisfeiler--Leman) of the vertices: start from the
+    degrees, split by the multiset of neighbour colours until stable.  Automorphisms keep
+    colours, so every orbit of Aut(F) lies inside one colour class (and for all but rare
+    regular patterns the classes are the orbits)."""
+    nbrs = [[] for _ in range(k)]
+    for a, b in edges:
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    col = [len(x) for x in nbrs]
+    while True:
+        sig = [(col[v], tuple(sorted(col[u] for u in nbrs[v]))) for v in range(k)]
+        names = {x: i for i, x in enumerate(sorted(set(sig)))}
+        new = [names[x] for x in sig]
+        if len(names) == len(set(col)):
+            return new
+        col = new
+
+
+def _grad_cost(P: Pattern, n) -> float:
+    """The work of D t(F, W): one pinned network per class of edges, the classes given by the
+    refined colours of their ends (the edge orbits of Aut(F), for all but rare patterns; the
+    engine computes one pinned density per orbit)."""
+    if not P.edges:
+        return 0.0
+    if P.is_cycle:
+        return _path_products((P.k - 1,)) * _fpow(n, 3)
+    if P.edges == _K4:
+        return _fpow(n, 4)
+    if P.is_forest:
+        return len(P.edges) * (len(P.edges) + 1) * _fpow(n, 2)  # messages and outer products
+    col = _refined_colours(P.k, P.edges)
+    groups = {}
+    for e in P.edges:
+        groups.setdefault(tuple(sorted((col[e[0]], col[e[1]]))), e)
+    total = 0.0
+    for a, b in groups.values():
+        rest = [f for f in P.edges if f != (a, b)]
+        total += _plan_cost(P.k, rest, (a, b), n) + _fpow(n, 2)
+    return total
+
+
+def _quotient_cost(k, edges, blocks, n) -> float:
+    """The work for the quotient F/P of one partition into independent sets (a multigraph
+    goes through a general contraction, a simple one through the fast paths)."""
+    label = _block_labels(blocks, k)
+    mult = {}
+    for a, b in edges:
+        p = tuple(sorted((label[a], label[b])))
+        mult[p] = mult.get(p, 0) + 1
+    q = len(blocks)
+    if all(c == 1 for c in mult.values()):
+        return _hom_cost(q, tuple(sorted(mult)), n)
+    return _plan_cost(q, tuple(mult), (), n)
+
+
+def _inj_graph_cost(k, edges, n) -> float:
+    """The Moebius sum of t_inj on a graph: a visit per partition into independent sets plus
+    its quotient's work; exact up to 7 vertices, else B_k (PARTITION_VISIT_COST + cost(F))."""
+    if k <= _EXACT_PARTITION_COST_K:
+        return sum(PARTITION_VISIT_COST + _quotient_cost(k, edges, blocks, n)
+                   for blocks, _ in _independent_partitions_mu(k, edges))
+    return _fmul(_bell(k), PARTITION_VISIT_COST + _hom_cost(k, edges, n))
+
+
+def _complete_cost(k, n) -> float:
+    return _plan_cost(k, tuple(itertools.combinations(range(k), 2)), (), n)
+
+
+def _check_max_cost(max_cost):
+    if max_cost is None:
+        return None
+    if isinstance(max_cost, bool) or not isinstance(max_cost, (int, float, np.integer, np.floating)) \
+            or not max_cost > 0:
+        raise ValueError(f"max_cost must be a positive number of operations or None (no limit), got {max_cost!r}")
+    return float(max_cost)
+
+
+def contraction_cost(F, n: int, kind: str = "hom", *, gradient: bool = False, graph: bool = True) -> float:
+    r"""Estimated work, in arithmetic operations, of t(F, W) (or its gradient) on n blocks.
+
+    The estimate follows the path the engine takes (see the module docstring):
+
+    * no edges: 0; a forest with e edges: e n^2 (a matrix-vector product per edge);
+    * a cycle C_k: (number of matrix products of the path powers) n^3 + n^2;
+      K4: n^4; a disjoint union: the sum over its components;
+    * any other pattern: the bucket elimination sum_v n^(|N(v)| + 1) along the greedy
+      minimum-degree order (N(v): the neighbours of v in the elimination graph when v is
+      eliminated), which is at least n^(treewidth + 1); so K_k costs about n^k;
+    * gradient (``gradient=True``, ``kind="hom"``): cycles (k-1 path power), K4 as above,
+      forests e (e + 1) n^2, others the same sum for the network F - e with the ends of e
+      kept, plus n^2, once per class of edges (ends coloured by colour refinement; these
+      classes are the edge orbits of Aut(F), of which the engine computes one each, for all
+      but rare regular patterns);
+    * ``kind="inj"`` on a graph (``graph=True``: arrays and networkx graphs): the Moebius sum
+      over the partitions P of V(F) into independent sets, each costing
+      ``PARTITION_VISIT_COST`` (1e7: about 0.1 ms of Python work) plus the work of the
+      quotient F/P; summed exactly up to 7 vertices, else bounded by
+      B_k (1e7 + cost(F)) with B_k the Bell number (B_11 = 678,570; B_33 ~ 1.9e27);
+      0 when k > n (the density is 0, nothing is computed);
+    * ``kind="ind"`` on a graph: 2^s (cost_inj(F) + cost(K_k)) for the s non-edges of F when
+      2^s <= MAX_IND_SUPERSETS (the superset expansion), else the partition sum with the
+      complete network K_q of each quotient;
+    * on a graphon (``graph=False``) ``inj`` is ``hom``; ``ind`` is 2^s cost(K_k), or
+      cost(K_k) for one network with 1 - W factors when 2^s > MAX_IND_SUPERSETS.
+
+    It is an estimate (within a small factor of the operations performed, for the dense
+    paths), meant to refuse hopeless requests before they start: :class:`HomWorkspace`,
+    :func:`hom_density` and :func:`hom_density_grad` raise :class:`CostError` above
+    ``max_cost`` (default :data:`MAX_COST` = 1e14).
+
+    Parameters
+    ----------
+    F : pattern
+        A name, edge list, networkx graph or :class:`~graphonflow.Pattern`.
+    n : int
+        Blocks (vertices of the graph, quadrature nodes) of the target.
+    kind : {"hom", "inj", "ind"}
+    gradient : bool
+        The cost of the gradient D t(F, .) instead (``kind="hom"`` only).
+    graph : bool
+        Whether the target is read as a graph (arrays, networkx graphs) or as a graphon
+        (StepGraphon, function); it matters for ``inj`` and ``ind`` only.
+
+    Returns
+    -------
+    float
+        Operations (``inf`` when the count overflows a float).
+
+    Examples
+    --------
+    >>> contraction_cost("K3", 100)            # Q_1 = B: one product for B^2, then <B^2, B>
+    1010000.0
+    >>> f"{contraction_cost('K33', 32):.3g}"   # the complete graph K_33 (not K3,3): ~32^33
+    '4.83e+49'
+    >>> contraction_cost("K3,3", 32) < 1e8
+    True
+    >>> contraction_cost("C11", 5, "inj")       # more vertices than the graph: t_inj = 0, no work
+    0.0
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer (the number of blocks), got {n!r}")
+    if gradient and kind != "hom":
+        raise ValueError(f"gradient=True is the gradient of the homomorphism density: kind must be 'hom', got {kind!r}")
+    P = as_pattern(F)
+    n = int(n)
+    k, edges = P.k, P.edges
+    if gradient:
+        return _grad_cost(P, n)
+    if kind == "hom" or (kind == "inj" and not graph):
+        return _hom_cost(k, edges, n)
+    if graph and k > n:
+        return 0.0
+    s = k * (k - 1) // 2 - len(edges)
+    if kind == "inj":
+        return _inj_graph_cost(k, edges, n)
+    # induced
+    if graph:
+        if s == 0:
+            return _inj_graph_cost(k, edges, n)
+        if 2**s <= MAX_IND_SUPERSETS:
+            return _fmul(2**s, _inj_graph_cost(k, edges, n) + _complete_cost(k, n))
+        if k <= _EXACT_PARTITION_COST_K:
+            return sum(PARTITION_VISIT_COST + _complete_cost(len(blocks), n)
+                       for blocks, _ in _independent_partitions_mu(k, edges))
+        return _fmul(_bell(k), PARTITION_VISIT_COST + _complete_cost(k, n))
+    if 2**s <= MAX_IND_SUPERSETS:
+        return _fmul(2**s, _complete_cost(k, n))
+    return _complete_cost(k, n)
+
+
+_KK = re.compile(r"^K(\d)(\d+)$")
+
+
+def check_cost(F, n: int, kind: str = "hom", *, gradient: bool = False, graph: bool = True,
+               max_cost=MAX_COST, advice: str | None = None) -> float:
+    """Raise :class:`CostError` when :func:`contraction_cost` exceeds ``max_cost``; else return it.
+
+    For callers that plan work before doing it (a study's configuration check, the command
+    line).  ``advice`` replaces the closing sentence of the message (default: how to pass
+    ``max_cost``).
+
+    >>> check_cost("K3", 100)
+    1010000.0
+    >>> check_cost("K33", 32, advice="use K3,3")
+    Traceback (most recent call last):
+    ...
+    graphonflow.hom.CostError: t(K33) on 32 vertices costs about 4.8e+49 operations (~32^33), above max_cost=1e+14; K33 is the complete graph on 33 vertices: for the complete bipartite graph write 'K3,3'; use K3,3
+    """
+    P = as_pattern(F)
+    limit = _check_max_cost(max_cost)
+    c = contraction_cost(P, n, kind, gradient=gradient, graph=graph)
+    if limit is not None and c > limit:
+        raise CostError(_cost_message(P, int(n), kind, gradient, c, limit, graph, advice))
+    return c
+
+
+def _cost_message(F: Pattern, n, kind, gradient, cost, max_cost, graph, advice=None) -> str:
+    name = str(F)
+    what = f"the gradient of t({name})" if gradient else {"hom": f"t({name})", "inj": f"t_inj({name})",
+                                                          "ind": f"t_ind({name})"}[kind]
+    unit = "vertices" if graph else "blocks"
+    power = f" (~{n}^{math.log(cost) / math.log(n):.3g})" if n > 1 and math.isfinite(cost) else ""
+    est = f"about {cost:.2g}" if math.isfinite(cost) else "more than 1e308"
+    hint = ""
+    m = _KK.match(F.name or "")
+    if m:
+        hint = (f"; {F.name} is the complete graph on {F.k} vertices: for the complete bipartite graph "
+                f"write 'K{m.group(1)},{m.group(2)}'")
+    advice = advice or "pass max_cost=None (or a larger max_cost) to compute it anyway"
+    return f"{what} on {n} {unit} costs {est} operations{power}, above max_cost={max_cost:.3g}{hint}; {advice}"
+
+
+def _user_stacklevel() -> int:
+    """The stack level of the first frame outside graphonflow.hom (for warnings)."""
+    import sys
+
+    f = sys._getframe(1)
+    level = 1
+    while f is not None and f.f_globals.get("__name__") == __name__:
+        f = f.f_back
+        level += 1
+    return level
+
+
 # ------------------------------------------------------------------- public API
 def _split_batch(F):
     """Return (list_of_patterns, is_batch)."""
@@ -705,7 +1118,7 @@ def _split_batch(F):
     return [as_pattern(F)], False
 
 
-def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 64):
+def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 64, max_cost=MAX_COST):
     r"""Homomorphism density t(F, W), or its injective / induced version.
 
     .. math::
@@ -733,10 +1146,15 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
           A on edges and 1 - A on non-edges of F; step graphons and functions: the
           integral of prod_E W prod_{non-E} (1 - W) over all maps.
     weight : str or None
-        Edge attribute for networkx targets (None: every edge has weight 1).
+        Edge attribute for networkx targets (None: every edge has weight 1).  With
+        weights above 1 (networkx's karate club stores interaction counts) ``inj`` and
+        ``ind`` weigh each copy of F by its edge weights; a UserWarning says so.
     quad_nodes : int
         Gauss--Legendre nodes per axis for a function target (spectral accuracy
         for smooth kernels).
+    max_cost : float or None
+        Raise :class:`CostError` before any work when :func:`contraction_cost`
+        exceeds it (default :data:`MAX_COST` = 1e14 operations); None: no limit.
 
     Returns
     -------
@@ -757,12 +1175,13 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
     Lovász, Large Networks and Graph Limits (AMS 2012), sec. 7.2.
     """
     pats, batch = _split_batch(F)
-    ws = HomWorkspace(W, weight=weight, quad_nodes=quad_nodes)
+    ws = HomWorkspace(W, weight=weight, quad_nodes=quad_nodes, max_cost=max_cost)
     vals = [ws.density(p, kind) for p in pats]
     return np.array(vals) if batch else vals[0]
 
 
-def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", quad_nodes: int = 64):
+def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", quad_nodes: int = 64,
+                     max_cost=MAX_COST):
     r"""L2 gradient DF(W) of t(F, .) at W, as symmetric block values.
 
     .. math::
@@ -785,6 +1204,8 @@ def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", qua
         matrix and the gradient is returned at the quadrature nodes.
     return_density : bool
         Also return t(F, W) (computed from the same shared products).
+    weight, quad_nodes, max_cost
+        As in :func:`hom_density` (the cost limit applies to the gradient's estimate).
 
     Returns
     -------
@@ -799,7 +1220,7 @@ def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", qua
     0.75
     """
     pats, batch = _split_batch(F)
-    ws = HomWorkspace(W, weight=weight, quad_nodes=quad_nodes)
+    ws = HomWorkspace(W, weight=weight, quad_nodes=quad_nodes, max_cost=max_cost)
     grads = [ws.grad(p) for p in pats]
     if return_density:
         vals = [ws.density(p) for p in pats]

@@ -211,6 +211,17 @@ class Pattern:
         """True when F is a single cycle through all k >= 3 vertices."""
         return _is_cycle(self.k, self.edges)
 
+    def cost(self, n: int, kind: str = "hom", *, gradient: bool = False, graph: bool = True) -> float:
+        """Estimated operations of t(F, W) (or its gradient) on n blocks:
+        :func:`graphonflow.hom.contraction_cost` for this pattern.
+
+        >>> Pattern.from_name("C4").cost(10)   # one product B^2 (10^3), then <B^2, B^2> (10^2)
+        1100.0
+        """
+        from .hom import contraction_cost
+
+        return contraction_cost(self, n, kind, gradient=gradient, graph=graph)
+
     def edge_orbits(self):
         """Orbits of Aut(F) acting on the edges.
 
@@ -252,30 +263,39 @@ def _is_cycle(k, edges):
 
 @functools.lru_cache(maxsize=512)
 def _edge_orbits(k, edges):
+    """Orbits of Aut(F) on the edges, without listing Aut(F) (a star S_k has k! automorphisms).
+
+    Two edges e, f lie in one orbit iff some automorphism maps the pair of ends of e onto that
+    of f, i.e. iff F with the ends of e marked is isomorphic to F with the ends of f marked.
+    Each edge is tested against one representative of each orbit found so far whose ends have
+    the same degrees (an automorphism keeps degrees), so at most e(F) x (number of orbits)
+    isomorphism tests run, each looking for one mapping only.
+    """
     G = nx.Graph()
     G.add_nodes_from(range(k))
     G.add_edges_from(edges)
-    # union-find over edges, joined by every automorphism
-    idx = {e: i for i, e in enumerate(edges)}
-    parent = list(range(len(edges)))
+    deg = dict(G.degree())
 
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    def marked(e):
+        H = G.copy()
+        nx.set_node_attributes(H, {v: v in e for v in H.nodes}, "end")
+        return H
 
-    gm = nx.algorithms.isomorphism.GraphMatcher(G, G)
-    for sigma in gm.isomorphisms_iter():
-        for e, i in idx.items():
-            f = tuple(sorted((sigma[e[0]], sigma[e[1]])))
-            ri, rj = find(i), find(idx[f])
-            if ri != rj:
-                parent[ri] = rj
-    groups = {}
-    for e, i in idx.items():
-        groups.setdefault(find(i), []).append(e)
-    return tuple((min(g), len(g)) for g in sorted(groups.values()))
+    match = nx.algorithms.isomorphism.categorical_node_match("end", False)
+    orbits = []  # [representative, marked graph, signature, members]
+    for e in edges:
+        sig = tuple(sorted((deg[e[0]], deg[e[1]])))
+        He = None
+        for orb in orbits:
+            if orb[2] != sig:
+                continue
+            He = marked(e) if He is None else He
+            if nx.algorithms.isomorphism.GraphMatcher(He, orb[1], node_match=match).is_isomorphic():
+                orb[3].append(e)
+                break
+        else:
+            orbits.append([e, marked(e) if He is None else He, sig, [e]])
+    return tuple((min(o[3]), len(o[3])) for o in sorted(orbits, key=lambda o: sorted(o[3])))
 
 
 @functools.lru_cache(maxsize=256)

@@ -65,6 +65,20 @@ class StepGraphon:
     def __setattr__(self, name, value):
         raise AttributeError("StepGraphon is immutable")
 
+    # ------------------------------------------------------------ copying and pickling
+    # The attributes are set once, in __init__, through object.__setattr__; the default
+    # protocol would restore them with setattr, which an immutable object refuses.  So a
+    # StepGraphon pickles as (values, widths, uniform) and is rebuilt without re-validation
+    # (the data were checked when the original was made).
+    def __reduce__(self):
+        return (_rebuild_step, (self.values, self.widths, self.uniform))
+
+    def __copy__(self):
+        return self  # immutable: a copy may share everything
+
+    def __deepcopy__(self, memo):
+        return _rebuild_step(np.array(self.values, copy=True), np.array(self.widths, copy=True), self.uniform)
+
     @property
     def m(self) -> int:
         """Number of blocks."""
@@ -183,6 +197,24 @@ class StepGraphon:
 
     def __repr__(self):
         return f"StepGraphon(m={self.m}, uniform={self.uniform})"
+
+
+def _rebuild_step(values, widths, uniform) -> StepGraphon:
+    """A StepGraphon from data that a StepGraphon held (unpickling, deep copies): no checks;
+    the arrays are made C-contiguous and frozen (copied first only when they are not ours to freeze)."""
+    S = object.__new__(StepGraphon)
+    B = np.asarray(values)
+    w = np.asarray(widths, dtype=np.float64)
+    if not B.flags.c_contiguous or (B.flags.writeable and B.base is not None):
+        B = np.array(B, order="C", copy=True)
+    if w.flags.writeable and w.base is not None:
+        w = w.copy()
+    B.setflags(write=False)
+    w.setflags(write=False)
+    object.__setattr__(S, "values", B)
+    object.__setattr__(S, "widths", w)
+    object.__setattr__(S, "uniform", bool(uniform))
+    return S
 
 
 def gauss_legendre_01(nodes: int):

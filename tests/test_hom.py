@@ -391,8 +391,7 @@ def test_bad_targets():
         hom_density("K3", np.ones((2, 3)))
     with pytest.raises(ValueError, match="kind"):
         hom_density("K3", np.eye(3), kind="induced")
-    with pytest.raises(ValueError, match="fewer"):
-        hom_density("K4", np.ones((3, 3)), kind="inj")
+    assert hom_density("K4", np.ones((3, 3)), kind="inj") == 0.0  # no injective maps (see below)
     with pytest.raises(ValueError, match="widths"):
         StepGraphon(np.eye(2), [0.5, 0.6])
     with pytest.raises(ValueError, match="symmetric"):
@@ -430,3 +429,152 @@ def test_step_graphon_does_not_freeze_caller_arrays():
     assert S.values[0, 0] == 0.2 and S.widths[0] == 0.25
     with pytest.raises(ValueError):
         S.values[0, 0] = 1.0
+
+
+# --------------------------------------------------------------- networkx weights (issue 12)
+def test_karate_club_weights_warn_for_inj_and_ind():
+    """networkx's karate club stores interaction counts (up to 7) as 'weight': t_inj(K3) then
+    weighs every triangle by a product of counts (10926 instead of 270 = 6 x 45 triangles)."""
+    import warnings
+
+    G = nx.karate_club_graph()
+    n = G.number_of_nodes()
+    with pytest.warns(UserWarning, match=r"edge attribute 'weight' holds values up to 7 \(> 1\).*weight=None"):
+        weighted = hom_density("K3", G, kind="inj")
+    assert weighted * math.perm(n, 3) == pytest.approx(10926, rel=1e-12)
+    with pytest.warns(UserWarning, match=r"t_ind\(C4\)"):
+        HomWorkspace(G).density("C4", kind="ind")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # weight=None, and the weighted hom density, are silent
+        assert hom_density("K3", G, kind="inj", weight=None) * math.perm(n, 3) == pytest.approx(270, rel=1e-12)
+        assert hom_density("K3", G, kind="ind", weight=None) * math.perm(n, 3) == pytest.approx(270, rel=1e-12)
+        hom_density("K3", G)
+        A01 = nx.to_numpy_array(G, weight=None)
+        np.testing.assert_allclose(hom_density_grad("K3", G, weight=None), hom_density_grad("K3", A01), rtol=1e-13)
+        assert HomWorkspace(G, weight=None).density("K3", "inj") == hom_density("K3", A01, kind="inj")
+
+
+# --------------------------------------------------------------- k > n (issue 12)
+def test_injective_density_with_more_vertices_than_the_graph_is_zero():
+    """No injective map V(F) -> V(G) exists, the sum is empty: t_inj = t_ind = 0, at once."""
+    assert hom_density("K4", np.ones((3, 3)), kind="inj") == 0.0
+    assert hom_density("C6", np.full((5, 5), 0.5), kind="ind") == 0.0
+    assert hom_density(["C11", "K2"], np.ones((5, 5)) - np.eye(5), kind="inj").tolist() == pytest.approx([0.0, 1.0])
+    assert H.contraction_cost("C11", 5, "inj") == 0.0
+    # a step graphon is a graphon: its injective density is the homomorphism density
+    S = StepGraphon(np.full((3, 3), 0.5))
+    assert hom_density("K4", S, kind="inj") == pytest.approx(0.5**6)
+
+
+# --------------------------------------------------------------- costs (issue 12)
+def test_contraction_cost_closed_forms():
+    assert H.contraction_cost("K3", 100) == 100**3 + 100**2  # B^2, then <B^2, B>
+    assert H.contraction_cost("C4", 10) == 1100.0
+    assert H.contraction_cost("C5", 10) == 2 * 10**3 + 10**2  # B^2 and B^3
+    assert H.contraction_cost("P4", 10) == 3 * 10**2  # three matrix-vector products
+    assert H.contraction_cost("E3", 10) == 0.0
+    assert H.contraction_cost("K4", 10) == 1e4
+    assert H.contraction_cost([(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5)], 10) == 2 * 1100.0  # K3 + K3
+    # K_k by elimination: n^k + n^(k-1) + ... + n^2 (the last vertex left), + 1 for the scalar
+    assert H.contraction_cost("K5", 10) == 10**5 + 10**4 + 10**3 + 10**2 + 10 + 1
+    assert H.contraction_cost("K33", 32) == pytest.approx(sum(32.0**j for j in range(34)), rel=1e-12)
+    assert H.contraction_cost("K2,3", 10) == 10**3 * 3 + 10**2 + 10 + 1
+    # gradients: C5 needs Q_4 (B^2, B^4): two products; K4 the diamond table, n^4
+    assert H.contraction_cost("C5", 10, gradient=True) == 2000.0
+    assert H.contraction_cost("K4", 10, gradient=True) == 1e4
+    assert H.contraction_cost("P3", 10, gradient=True) == 2 * 3 * 100
+    # inj on a graph: one visit per partition into independent sets (C4: 4 of them) plus quotients
+    c = H.contraction_cost("C4", 10, "inj")
+    # the partitions: all singletons (C4 itself), {0, 2} or {1, 3} merged (a path with doubled
+    # edges: 2 n^2 + n + 1 by elimination), both merged (one pair with 4 parallel edges)
+    assert c == 4 * H.PARTITION_VISIT_COST + 1100.0 + 2 * (2 * 10**2 + 10 + 1) + (10**2 + 10 + 1)
+    assert H.contraction_cost("C4", 10, "inj", graph=False) == 1100.0
+    assert as_pattern("C4").cost(10, "inj") == c
+    assert H.contraction_cost("C100", 200, "inj") > 1e120  # B_100 partitions
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        H.contraction_cost("K3", 0)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        H.contraction_cost("K3", 5, "induced")
+    with pytest.raises(ValueError, match="gradient=True .* kind must be 'hom'"):
+        H.contraction_cost("K3", 5, "inj", gradient=True)
+
+
+def test_cost_limit_refuses_before_any_work():
+    A = sym_random(32, np.random.default_rng(0))
+    with pytest.raises(H.CostError) as e:
+        hom_density("K33", A)  # the complete graph K_33, a typo for K3,3: would run for ever
+    assert str(e.value) == (
+        "t(K33) on 32 vertices costs about 4.8e+49 operations (~32^33), above max_cost=1e+14; K33 is the "
+        "complete graph on 33 vertices: for the complete bipartite graph write 'K3,3'; pass max_cost=None "
+        "(or a larger max_cost) to compute it anyway")
+    assert isinstance(e.value, ValueError)
+    assert hom_density("K3,3", A) == pytest.approx(hom_density("K3,3", StepGraphon(A)), rel=1e-13)
+    B = A[:6, :6]
+    with pytest.raises(H.CostError, match=r"^t\(K4\) on 6 vertices costs about 1\.3e\+03 operations \(~6\^4\), "
+                                          r"above max_cost=100;"):
+        hom_density("K4", B, max_cost=100)
+    assert hom_density("K4", B, max_cost=None) == pytest.approx(brute("K4", B), rel=1e-12)
+    with pytest.raises(H.CostError, match=r"^the gradient of t\(K4\) on 6 vertices"):
+        hom_density_grad("K4", B, max_cost=100)
+    with pytest.raises(H.CostError, match=r"^t_ind\(C4\) on 6 vertices"):
+        HomWorkspace(B, max_cost=1e3).density("C4", "ind")
+    with pytest.raises(H.CostError, match=r"^t_inj\(C100\) on 200 vertices costs about 3\.9e\+123"):
+        hom_density("C100", np.ones((200, 200)), kind="inj")
+    with pytest.raises(ValueError, match="max_cost must be a positive number of operations or None"):
+        hom_density("K3", B, max_cost=-1)
+    from graphonflow import HomDensity
+
+    with pytest.raises(H.CostError, match=r"^the gradient of t\(K33\)"):  # the flows' functional too
+        HomDensity("K33").grad(A)
+    assert H.check_cost("K3", 100) == 1010000.0
+    with pytest.raises(H.CostError, match=r"; use K3,3$"):
+        H.check_cost("K33", 32, advice="use K3,3")
+
+
+# --------------------------------------------------------------- > 52 vertices (issue 12)
+def test_patterns_with_more_than_52_vertices():
+    """A theta graph on 60 vertices (a 60-cycle with the chord 0-30) goes through the general
+    contraction, which indexed vertices by 52 letters: t = <Q_30 o Q_30, B>_w in closed form."""
+    k = 60
+    F = Pattern.from_edges([(i, i + 1) for i in range(k - 1)] + [(0, k - 1), (0, 30)])
+    rng = np.random.default_rng(7)
+    B = sym_random(5, rng)
+    w = rng.dirichlet(np.ones(5))
+    D = np.diag(w)
+    Q30 = np.linalg.matrix_power(B @ D, 29) @ B
+    want = float(w @ (Q30 * Q30 * B) @ w)
+    S = StepGraphon(B, w)
+    assert hom_density(F, S) == pytest.approx(want, rel=1e-10)
+    # the gradient is homogeneous of degree e(F) - 1: sum_ij w_i w_j DF_ij B_ij = e(F) t(F)
+    G = hom_density_grad(F, S)
+    assert float(w @ (G * B) @ w) == pytest.approx(F.n_edges * want, rel=1e-10)
+    assert H.contraction_cost(F, 5) < 1e6
+
+
+def test_edge_orbits_of_very_symmetric_patterns():
+    """Orbits without listing Aut(F): the star S12 has 12! = 479,001,600 automorphisms."""
+    assert as_pattern("S12").edge_orbits() == (((0, 1), 12),)
+    assert as_pattern("K2,6").edge_orbits() == (((0, 2), 12),)
+    assert as_pattern("K12").edge_orbits() == (((0, 1), 66),)
+    # D t(S_k) = (k/2) (d(x)^(k-1) + d(y)^(k-1)) with d the degree
+    B = sym_random(6, np.random.default_rng(2))
+    d = B.mean(axis=1)
+    np.testing.assert_allclose(hom_density_grad("S12", B), 6 * (d[:, None] ** 11 + d[None, :] ** 11), rtol=1e-12)
+
+
+def test_study_config_refuses_a_hopeless_pattern_before_any_work():
+    """"K33" (the complete graph K_33; K3,3 was meant) in a study on 32 blocks: a ConfigError
+    that names the key, raised by parse_config, before any flow runs."""
+    from graphonflow.study import ConfigError, parse_config
+
+    cfg = {"functionals": [{"terms": [{"term": "edge"}, {"term": "hom", "pattern": "K33"}]}],
+           "reference": {"resolution": 16}, "finite": {"ns": [8, 16]}}
+    with pytest.raises(ConfigError) as e:
+        parse_config(cfg)
+    assert str(e.value) == (
+        "config key 'functionals[0].terms[1].pattern': the gradient of t(K33) on 32 blocks costs about "
+        "4.8e+49 operations (~32^33), above max_cost=1e+14; K33 is the complete graph on 33 vertices: for the "
+        "complete bipartite graph write 'K3,3'; use a smaller pattern, or fewer blocks (reference.resolution, "
+        "finite.ns)")
+    cfg["functionals"][0]["terms"][1]["pattern"] = "K3,3"
+    assert parse_config(cfg).functionals[0][1][1]["pattern"] == "K3,3"
