@@ -242,6 +242,7 @@ def test_study_options_before_the_command_are_honoured(tmp_path, monkeypatch, ca
     assert "graphonflow: error: --out belongs to the study (graphonflow --out ... or graphonflow run --out ...), " \
            "not to 'density'" in err
     assert "not to 'distance'" in _fail(["--quiet", "distance", "a", "b"], capsys)
+    assert "--out belongs to the study" in _fail(["--out", "X", "demo", "--n", "5"], capsys)
 
 
 def test_help_shows_defaults(capsys):
