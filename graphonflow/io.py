@@ -95,10 +95,10 @@ def read_graph(path, *, weight="weight", duplicates="error", header=None, return
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> d = tempfile.mkdtemp()
-    >>> f = os.path.join(d, "g.csv")
-    >>> _ = open(f, "w").write("source,target,weight\\n0,1,0.5\\n1,2\\n3\\n")
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> f = Path(tempfile.mkdtemp()) / "g.csv"
+    >>> _ = f.write_text("source,target,weight\\n0,1,0.5\\n1,2\\n3\\n")
     >>> A, info = read_graph(f, return_info=True)
     >>> A
     array([[0. , 0.5, 0. , 0. ],
