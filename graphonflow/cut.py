@@ -56,6 +56,19 @@ Blocks with identical rows of D are merged first (the kernel is unchanged).  Wit
 Weights enter only through M = w_i w_j D_ij, so weighted step graphons (quadratures, unequal
 blocks) are handled exactly.
 
+The inf->1 norm (:func:`infinity_one_norm`)
+-------------------------------------------
+||D||_{inf->1} = sup_{|f|, |g| <= 1} int D f (x) g = max_{x, y in {-1,1}^m} x^T M y, with
+||D||_cut <= ||D||_{inf->1} <= 4 ||D||_cut.  The same enumeration (over x, the best y being
+sign(x^T M)) and the same SDP certificate apply to M itself, without the padding row:
+||M||_{inf->1} <= sum(d) - 2m c for Diag(d) - A - c I certified PSD.
+
+Against a constant
+------------------
+A constant c is left unchanged by every relabelling, so delta_cut(U, c) = ||U - c||_cut, and
+:func:`cut_distance` returns the cut-norm bracket when either side is constant.  The distance
+functions read a plain number as the constant graphon.
+
 References
 ----------
 Alon, Naor, Approximating the cut-norm via Grothendieck's inequality, SIAM J. Comput. 35 (2006).

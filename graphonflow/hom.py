@@ -33,6 +33,12 @@ Gradients are computed once per edge orbit of Aut(F).  A :class:`HomWorkspace`
 caches the powers Q_j, so densities and gradients of several patterns at the
 same W share them.
 
+Before any work, :func:`contraction_cost` estimates the operations a request takes
+(about n^(treewidth + 1) for a contraction; a visit per partition of V(F) for the
+injective and induced sums), and requests above ``max_cost`` (default
+:data:`MAX_COST` = 1e14) raise :class:`CostError`.  ``t_inj`` and ``t_ind`` of a
+pattern with more vertices than the graph are 0 (no injective map exists).
+
 References
 ----------
 L. Lovász, *Large Networks and Graph Limits*, AMS 2012, ch. 5 and 7.
@@ -981,7 +987,7 @@ def contraction_cost(F, n: int, kind: str = "hom", *, gradient: bool = False, gr
       over the partitions P of V(F) into independent sets, each costing
       ``PARTITION_VISIT_COST`` (1e7: about 0.1 ms of Python work) plus the work of the
       quotient F/P; summed exactly up to 7 vertices, else bounded by
-      B_k (1e7 + cost(F)) with B_k the Bell number (B_11 = 678,570; B_33 ~ 1.9e27);
+      B_k (1e7 + cost(F)) with B_k the Bell number (B_11 = 678,570; B_33 ~ 1.6e27);
       0 when k > n (the density is 0, nothing is computed);
     * ``kind="ind"`` on a graph: 2^s (cost_inj(F) + cost(K_k)) for the s non-edges of F when
       2^s <= MAX_IND_SUPERSETS (the superset expansion), else the partition sum with the

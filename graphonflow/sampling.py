@@ -44,15 +44,16 @@ class GraphSample(NamedTuple):
     latent: np.ndarray
 
 
-def _evaluator(W):
+def _evaluator(W, weight="weight"):
     """A Graphon for continuous inputs, a StepGraphon for discrete ones (read by as_target)."""
     from .coerce import as_target
 
-    t = as_target(W, name="W")
+    t = as_target(W, name="W", weight=weight)
     return t if isinstance(t, Graphon) else t.to_step()
 
 
-def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = True) -> GraphSample:
+def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = True,
+           weight="weight") -> GraphSample:
     """Draw a W-random graph on n vertices.
 
     Parameters
@@ -72,6 +73,8 @@ def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = T
         edges with probability W(U_i, U_j), zero diagonal.
     sort_labels : bool
         Sort the latent positions increasingly (vertex order follows [0, 1]).
+    weight : str or None
+        Edge attribute holding the weights of a networkx W (None: every edge weighs 1).
 
     Returns
     -------
@@ -91,7 +94,7 @@ def sample(W, n: int, *, rng=None, kind: str = "weighted", sort_labels: bool = T
     if kind not in ("weighted", "simple"):
         raise ValueError(f"kind must be 'weighted' or 'simple', got {kind!r}")
     gen = as_rng(rng)
-    f = _evaluator(W)
+    f = _evaluator(W, weight)
     x = gen.random(n)
     if sort_labels:
         x.sort()

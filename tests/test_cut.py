@@ -13,6 +13,8 @@ from graphonflow.cut import (
     _certify_shift,
     _enumerate_cut_numba,
     _enumerate_cut_numpy,
+    _enumerate_inf1_numba,
+    _enumerate_inf1_numpy,
     _gram_lower,
     _hoffman_wielandt,
     _mul_sym,
@@ -23,6 +25,7 @@ from graphonflow.cut import (
     cut_distance,
     cut_norm,
     delta2_distance,
+    infinity_one_norm,
     l2_distance,
 )
 from graphonflow.graphons import Graphon, constant, mean_xy, sbm
@@ -427,3 +430,169 @@ def test_sdp_smallest_rank_still_brackets():
     assert r.info["rank"] == 2
     assert r.lower <= exact.upper and exact.lower <= r.upper
     assert r.lower > 0.5 * exact.lower  # a real bracket, not nonsense
+
+
+# ------------------------------------------------------------ against a constant (issue 12)
+def test_cut_distance_against_a_constant_is_the_cut_norm_of_the_difference():
+    """delta_cut(K_{1/2,1/2}, 1/2) = ||K - 1/2||_cut = 1/8 (S = T = one part); the bracket was
+    [1/24, 1/8] from the counting lemma for K3 and the identity alignment."""
+    from graphonflow.graphons import complete_bipartite
+
+    K = complete_bipartite(0.5)
+    for c in (0.5, constant(0.5), np.float64(0.5), StepGraphon(np.full((3, 3), 0.5), [0.2, 0.3, 0.5])):
+        for r in (cut_distance(K, c), cut_distance(c, K)):
+            assert r.alignment == "constant"
+            assert r.lower == pytest.approx(0.125, rel=1e-14) and r.upper == pytest.approx(0.125, rel=1e-14)
+            assert r.lower <= 0.125 <= r.upper
+            assert r.lower_bounds["t(K3)"] == pytest.approx(1 / 24, rel=1e-10)  # the old lower end
+            assert r.delta2_upper == pytest.approx(0.5, rel=1e-14)
+    # a 3-block kernel against a constant: the cut norm of the difference, exactly
+    U = sbm([[0.9, 0.1, 0.3], [0.1, 0.5, 0.6], [0.3, 0.6, 0.2]], [0.2, 0.5, 0.3])
+    r = cut_distance(U, 0.4)
+    cn = cut_norm(U, 0.4)
+    assert (r.lower, r.upper) == (cn.lower, cn.upper)
+    assert r.upper == pytest.approx(brute_force_cut_norm(StepGraphon(U.values - 0.4, U.widths)), rel=1e-14)
+    d2 = delta2_distance(K, 0.5)
+    assert d2.lower == pytest.approx(0.5, rel=1e-11) and d2.upper == pytest.approx(0.5, rel=1e-14)
+
+
+def test_numbers_are_constant_graphons_in_the_distance_functions():
+    X = np.random.default_rng(1).random((30, 30))
+    A = (X + X.T) / 2
+    r, want = cut_norm(A, 0.5, rng=0), cut_norm(A, np.full((30, 30), 0.5), rng=0)
+    assert r.method == want.method == "sdp"  # same sets; widths from the overlay differ by rounding
+    assert r.lower == pytest.approx(want.lower, rel=1e-13) and r.upper == pytest.approx(want.upper, rel=1e-13)
+    assert cut_norm(0.3).lower == pytest.approx(0.3, rel=1e-14)
+    assert l2_distance(constant(0.5), 0.2) == pytest.approx(0.3, rel=1e-14)
+    assert l2_distance(mean_xy(), 0.5) == pytest.approx(np.sqrt(1 / 24), rel=1e-10)  # Var((x + y)/2)
+    with pytest.raises(TypeError, match=r"^V must be .* or a number \(a constant graphon\); got a bool"):
+        cut_norm(A, True)
+    with pytest.raises(ValueError, match=r"^W is the number inf; a constant graphon must be finite"):
+        cut_distance(A, float("inf"))
+    with pytest.raises(TypeError, match="got float"):  # elsewhere a number is not a graph
+        hom_density("K3", 0.5)
+
+
+def test_weight_keyword_reaches_the_reader():
+    import networkx as nx
+
+    G = nx.Graph()
+    G.add_edge(0, 1, weight=3.0)
+    G.add_edge(1, 2, weight=2.0)
+    A01 = nx.to_numpy_array(G, weight=None)
+    Aw = nx.to_numpy_array(G)
+    assert cut_norm(G, weight=None).upper == cut_norm(A01).upper
+    assert cut_norm(G).upper == cut_norm(Aw).upper
+    assert infinity_one_norm(G, weight=None).upper == infinity_one_norm(A01).upper
+    assert cut_distance(G, 0.0, weight=None).upper == cut_norm(A01).upper
+    assert l2_distance(G, 0.0, weight=None) == pytest.approx(np.sqrt(4 / 9), rel=1e-14)
+    assert delta2_distance(G, 0.0, weight=None).upper == pytest.approx(np.sqrt(4 / 9), rel=1e-14)
+    assert sample(G, 5, rng=0, weight=None).matrix.max() == 1.0
+    assert sample(G, 5, rng=0).matrix.max() == 3.0
+
+
+# ------------------------------------------------------------ the inf->1 norm (issue 12)
+def brute_force_inf1(S: StepGraphon):
+    w, D = S.widths, S.values
+    M = w[:, None] * D * w[None, :]
+    X = np.array(list(itertools.product((-1.0, 1.0), repeat=S.m)))
+    return float(np.max(X @ M @ X.T))
+
+
+def test_inf1_enumeration_numba_matches_numpy_twin():
+    rng = np.random.default_rng(0)
+    for m in (1, 2, 5, 9, 12):
+        M = rng.normal(size=(m, m))
+        M = M + M.T
+        v1, mask1 = _enumerate_inf1_numba(M)
+        v2, mask2 = _enumerate_inf1_numpy(M)
+        assert v1 == pytest.approx(v2, rel=1e-12)
+        for mask in (mask1, mask2):
+            x = 1.0 - 2.0 * ((mask >> np.arange(m)) & 1)
+            assert np.abs(x @ M).sum() == pytest.approx(v1, rel=1e-12)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 7])
+def test_inf1_exact_matches_brute_force_and_the_equivalence_with_the_cut_norm(m):
+    rng = np.random.default_rng(100 + m)
+    for signed in (True, False):
+        S = random_step(rng, m, signed=signed)
+        r = infinity_one_norm(S)
+        want = brute_force_inf1(S)
+        assert r.method == "exact" and r.lower <= want * (1 + 1e-14) and want <= r.upper * (1 + 1e-14)
+        assert r.upper - r.lower <= 1e-13 * want
+        # the returned signs attain the value
+        assert float((S.widths * r.x) @ S.values @ (S.widths * r.y)) == pytest.approx(r.lower, rel=1e-13)
+        assert set(np.unique(r.x)) <= {-1.0, 1.0} and r.x[0] == 1.0
+        c = brute_force_cut_norm(S)
+        assert c * (1 - 1e-13) <= want <= 4 * c * (1 + 1e-13)  # ||.||_cut <= ||.||_inf->1 <= 4 ||.||_cut
+
+
+def test_inf1_extremal_cases_of_the_equivalence():
+    # D = [[1, -1], [-1, 1]] on halves: inf->1 = 1 = 4 * cut norm (1/4)
+    r = infinity_one_norm(np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    assert r.lower == pytest.approx(1.0, rel=1e-14) and r.upper == pytest.approx(1.0, rel=1e-14)
+    assert r.x.tolist() == [1.0, -1.0] and r.y.tolist() == [1.0, -1.0]
+    assert cut_norm(np.array([[1.0, -1.0], [-1.0, 1.0]])).upper == pytest.approx(0.25, rel=1e-14)
+    # a non-negative kernel: inf->1 = cut norm = its integral
+    for c in (0.3, -0.7):
+        assert infinity_one_norm(c).upper == pytest.approx(abs(c), rel=1e-14)
+    P = sbm([[0.9, 0.1], [0.1, 0.5]], [0.3, 0.7])
+    assert infinity_one_norm(P).upper == pytest.approx(P.edge_density(), rel=1e-14)
+
+
+def test_inf1_of_the_alon_naor_padding_is_four_times_the_cut_norm():
+    """Appending a row and column that make all sums zero turns the cut norm into a quarter of
+    the inf->1 norm, exactly: the identity the SDP route of cut_norm rests on."""
+    rng = np.random.default_rng(5)
+    for k in (3, 6, 9):
+        M = rng.normal(size=(k, k))
+        M = M + M.T
+        row = M.sum(axis=1)
+        Mp = np.block([[M, -row[:, None]], [-row[None, :], np.array([[row.sum()]])]])
+        N = k + 1
+        pad = infinity_one_norm(Mp * N**2)  # uniform widths 1/N: the matrix entries are Mp
+        cut = cut_norm(M * k**2)
+        assert pad.upper == pytest.approx(4 * cut.upper, rel=1e-12)
+
+
+@pytest.mark.parametrize("m", [6, 10, 14])
+def test_inf1_sdp_brackets_the_exact_value(m):
+    rng = np.random.default_rng(m)
+    S = random_step(rng, m)
+    exact = infinity_one_norm(S, method="exact")
+    r = infinity_one_norm(S, method="sdp", rng=0)
+    assert r.method == "sdp"
+    assert r.lower <= exact.upper and exact.lower <= r.upper
+    assert r.upper <= 1.8 * r.lower  # within Grothendieck's constant K_G < 1.783, rounded
+    assert r.info["cholesky_attempts"] >= 1 and r.info["l1_bound"] >= r.upper
+
+
+def test_inf1_sdp_on_a_planted_rank_one_kernel_and_against_the_cut_norm():
+    """D = s s^T for signs s: ||D||_inf->1 = (sum_i w_i |s_i|)^2 = 1 at x = y = s; with a little
+    symmetric noise the planted signs stay optimal and the relaxation is tight."""
+    rng = np.random.default_rng(9)
+    s = np.where(rng.random(80) < 0.4, -1.0, 1.0)
+    D = np.outer(s, s)
+    D += 0.05 * (lambda X: X + X.T)(rng.normal(size=(80, 80)))
+    r = infinity_one_norm(D, rng=1)
+    assert r.method == "sdp" and r.info["merged_blocks"] == 80
+    assert r.lower == pytest.approx(float(s @ D @ s) / 80**2, rel=1e-12)  # 0.99834
+    assert r.lower <= r.upper <= 1.001 * r.lower
+    np.testing.assert_array_equal(r.x * r.x[0], s * s[0])  # rounding finds the planted signs
+    c = cut_norm(D, rng=1)
+    assert c.lower <= r.upper and r.lower <= 4 * c.upper
+    assert infinity_one_norm(D, D.copy()).upper == 0.0
+
+
+def test_inf1_bad_inputs():
+    from graphonflow.graphons import xy
+
+    with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'sdp'"):
+        infinity_one_norm(np.eye(2), method="best")
+    with pytest.raises(ValueError, match="n_rounding must be an integer >= 1"):
+        infinity_one_norm(np.eye(2), n_rounding=0)
+    with pytest.raises(TypeError, match=r"^U is a continuous graphon.*block_average"):
+        infinity_one_norm(xy())
+    with pytest.raises(ValueError, match="exact enumeration needs at most 26 distinct blocks"):
+        infinity_one_norm(np.diag(np.arange(30.0)), method="exact")
