@@ -48,6 +48,7 @@ Probab. 37 (2024), arXiv:2111.09459 (the gradient formula).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -1036,8 +1037,13 @@ def contraction_cost(F, n: int, kind: str = "hom", *, gradient: bool = False, gr
     if gradient and kind != "hom":
         raise ValueError(f"gradient=True is the gradient of the homomorphism density: kind must be 'hom', got {kind!r}")
     P = as_pattern(F)
-    n = int(n)
-    k, edges = P.k, P.edges
+    return _cost(P.k, P.edges, int(n), kind, bool(gradient), bool(graph))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cost(k, edges, n, kind, gradient, graph) -> float:
+    """:func:`contraction_cost` of the pattern (k, edges), cached (flows ask at every step)."""
+    P = Pattern(k, edges)
     if gradient:
         return _grad_cost(P, n)
     if kind == "hom" or (kind == "inj" and not graph):

@@ -573,8 +573,8 @@ def test_inf1_sdp_on_a_planted_rank_one_kernel_and_against_the_cut_norm():
     symmetric noise the planted signs stay optimal and the relaxation is tight."""
     rng = np.random.default_rng(9)
     s = np.where(rng.random(80) < 0.4, -1.0, 1.0)
-    D = np.outer(s, s)
-    D += 0.05 * (lambda X: X + X.T)(rng.normal(size=(80, 80)))
+    X = rng.normal(size=(80, 80))
+    D = np.outer(s, s) + 0.05 * (X + X.T)
     r = infinity_one_norm(D, rng=1)
     assert r.method == "sdp" and r.info["merged_blocks"] == 80
     assert r.lower == pytest.approx(float(s @ D @ s) / 80**2, rel=1e-12)  # 0.99834

@@ -9,6 +9,7 @@ import concurrent.futures
 import copy
 import dataclasses
 import functools
+import math
 import pickle
 
 import numpy as np
@@ -45,8 +46,8 @@ def same(a, b, path="value"):
         assert type(a) is type(b) and list(a) == list(b), path
         for k in a:
             same(a[k], b[k], f"{path}[{k!r}]")
-    elif isinstance(a, float) and a != a:
-        assert isinstance(b, float) and b != b, path
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), path
     else:
         assert a == b, path
 
