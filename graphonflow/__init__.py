@@ -24,5 +24,7 @@ from .convergence import ConvergenceStudy, convergence_study
 from .study import load_study
 from .coerce import Target, as_target
 from .noisy import noisy_flow, NoisyFlowResult, mckean_vlasov, mckean_vlasov_particles, McKeanVlasovResult
+from .tails import LZBoundary, UpperTailResult, UpperTailRun, lz_boundary, upper_tail
+from .multistart import MultistartResult, MultistartRun, multistart, graphon_distance
 
 __version__ = "0.1.0"
