@@ -94,9 +94,10 @@ class ConvergenceStudy:
         lower bound is 0; NaN where no rate was fitted).
     rate_resolved : ndarray (T,) of bool
         True where a rate was fitted and ``bracket_ratio <= RESOLVED_RATIO`` (2): every point
-        of the fit is pinned within a factor 2, and the two exponents agree to within
-        2 ln 2 / ln(n_max / n_min) as far as the bracket is concerned.  Elsewhere the rate
-        is unresolved: the bracket allows slopes far from both fitted exponents.
+        of the fit is pinned within a factor 2, so the bracket alone leaves the secant slope of
+        log delta between the smallest and the largest n in an interval of width
+        2 ln 2 / ln(n_max / n_min).  Elsewhere the rate is unresolved: the bracket allows
+        slopes far from both fitted exponents.
     resolution : int
         Blocks m of the reference flow.
     resolution_gap : ndarray (T,)

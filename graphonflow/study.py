@@ -493,6 +493,7 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
         flags[k] = v
     if gif_frames == 1:
         _fail("save.gif_frames", "an animation needs 0 (none) or at least 2 frames")
+    _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt, "memory")  # the largest flow's
     for i, (_, terms) in enumerate(parsed):  # one gradient on the largest flow's blocks, before any work
         for j in (j for j, t in enumerate(terms) if t["term"] == "hom"):
             try:
@@ -501,7 +502,7 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
             except CostError as exc:
                 _fail(f"functionals[{i}].terms[{j}].pattern", str(exc))
     _check_start(parsed, init, (lo, hi), method, kind, base_dir)
-    _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt)
+    _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt, "time")
 
     return StudyConfig(
         title=title, t1=t1, times=tuple(times), functionals=tuple(parsed), initial=init, box=(lo, hi),
@@ -615,47 +616,36 @@ def _physical_memory():
         return None
 
 
-def _has_cycle(pat) -> bool:
-    p = as_pattern(pat if isinstance(pat, str) else [tuple(e) for e in pat])
-    parent = list(range(p.k))
-
-    def root(v):
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    for a, b in p.edges:
-        ra, rb = root(a), root(b)
-        if ra == rb:
-            return True
-        parent[ra] = rb
-    return False
-
-
 def flow_cost(n, parsed, *, method, dt, t1, landings, saved):
     """Lower bounds on the memory (bytes) and work (floating-point operations) of one flow of an
     n x n matrix: (bytes, flops).
 
     Memory: 8 n^2 bytes for each n x n array the flow holds at once -- the state, the new
     state, the gradient and a scratch array, one array per stage of a Runge-Kutta method
-    (two for the IMEX pairs) -- and for each of the ``saved`` states it keeps.  Work: a
-    pattern with a cycle costs at least one n x n matrix product (2 n^3 operations) per
-    gradient evaluation, a forest or an entry-wise term n^2; a step costs one evaluation per
+    (two for the IMEX pairs) -- and for each of the ``saved`` states it keeps.  Work: one
+    gradient evaluation costs, for each functional, the density engine's estimate for the
+    gradient of each pattern (:func:`~graphonflow.hom.contraction_cost`; one n x n product,
+    about n^3, for a triangle or a cycle) plus n^2 per term; a step costs one evaluation per
     stage (one less for FSAL pairs); there are at least ``landings`` steps under error control
-    (every saved time is landed on) and t1 / dt with fixed steps.
+    (every saved time is landed on) and t1 / dt with fixed steps.  The largest functional
+    counts.
 
     >>> b, f = flow_cost(1000, [("K3", ({"term": "hom", "pattern": "K3", "coef": 1.0},))],
     ...                  method="prox", dt=0.5, t1=10.0, landings=5, saved=4)
-    >>> b / 8e6, f / 2e9
-    (8.0, 20.0)
+    >>> b / 8e6, f / (20 * (1e9 + 1e6))
+    (8.0, 1.0)
     """
+    from .hom import contraction_cost
+
     integ = get_integrator(method)
     stages = getattr(integ, "s", 2 if method == "heun" else 1)
     arrays = 4 + (2 * stages if integ.implicit_local and stages > 1 else (stages if stages > 1 else 0)) + saved
     evals = max(1, stages - 1) if (stages > 1 and not integ.implicit_local) else stages
-    cycle = any(t["term"] == "hom" and _has_cycle(t["pattern"]) for _, terms in parsed for t in terms)
-    per_eval = 2.0 * float(n) ** 3 if cycle else float(n) ** 2
+    per_eval = max(sum(float(n) ** 2 + (contraction_cost(t["pattern"] if isinstance(t["pattern"], str)
+                                                           else [tuple(e) for e in t["pattern"]], int(n),
+                                                           gradient=True, graph=False)
+                                        if t["term"] == "hom" else 0.0) for t in terms)
+                   for _, terms in parsed)
     steps = landings if dt is None else max(landings, math.ceil(t1 / dt))
     return 8.0 * float(n) ** 2 * arrays, steps * evals * per_eval
 
@@ -674,21 +664,24 @@ def _human_seconds(t):
     return f"{t:.3g} s"
 
 
-def _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt):
-    """Refuse sizes whose largest flow cannot fit in memory, or would take more than
-    MAX_FLOW_SECONDS at ASSUMED_FLOPS, before any work (the estimates are lower bounds)."""
+def _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt, check):
+    """Refuse, before any work, sizes whose largest flow cannot fit in memory (``check="memory"``)
+    or would take more than MAX_FLOW_SECONDS at ASSUMED_FLOPS (``check="time"``); both estimates
+    are lower bounds (:func:`flow_cost`)."""
     landings = len(set(times) | set(np.linspace(0.0, t1, curve_points).tolist()))
     memory = _physical_memory()
-    for key, n in (("finite.ns", max(ns)), ("reference.resolution", 2 * resolution)):
+    for key, value, n, which in (("finite.ns", max(ns), max(ns), f"one flow at n = {max(ns)}"),
+                                 ("reference.resolution", resolution, 2 * resolution,
+                                  f"the reference flow on 2 x {resolution} = {2 * resolution} blocks")):
         need, work = flow_cost(n, parsed, method=method, dt=dt, t1=t1, landings=landings, saved=len(times))
         seconds = work / ASSUMED_FLOPS
-        what = (f"one flow at n = {n} holds at least {_human_bytes(need)} in memory and needs at least "
+        what = (f"{which} holds at least {_human_bytes(need)} in memory and needs at least "
                 f"{work:.2g} floating-point operations (about {_human_seconds(seconds)} at "
                 f"{ASSUMED_FLOPS:.0e} operations per second)")
-        if memory is not None and need > memory:
-            _fail(key, f"{n} is too large: {what}, and this machine has {_human_bytes(memory)} of memory")
-        if seconds > MAX_FLOW_SECONDS:
-            _fail(key, f"{n} is too large: {what}, more than the {_human_seconds(MAX_FLOW_SECONDS)} allowed")
+        if check == "memory" and memory is not None and need > memory:
+            _fail(key, f"{value} is too large: {what}, and this machine has {_human_bytes(memory)} of memory")
+        if check == "time" and seconds > MAX_FLOW_SECONDS:
+            _fail(key, f"{value} is too large: {what}, more than the {_human_seconds(MAX_FLOW_SECONDS)} allowed")
 
 
 def _toml_value(v):

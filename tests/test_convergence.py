@@ -151,3 +151,98 @@ def test_integration_arguments():
         convergence_study(F, mean_xy(), [10], 1.0, dt=-0.1)
     with pytest.raises(ValueError, match="rtol"):
         convergence_study(F, mean_xy(), [10], 1.0, rtol=-1.0)
+
+
+# ------------------------------------------------------------------ rates of both bounds
+def test_fit_rates_fits_both_bounds_and_flags_wide_brackets():
+    from graphonflow.convergence import RESOLVED_RATIO, fit_rates
+
+    ns = np.array([16, 32, 64, 128])
+    up = np.repeat((2.0 * ns ** -0.5)[:, None, None], 3, axis=1)  # (N, seeds, T=1)
+    lo = np.repeat((0.5 * ns ** -1.0)[:, None, None], 3, axis=1)
+    f = fit_rates(ns, lo, up)
+    assert f["rate"][0] == pytest.approx(-0.5, abs=1e-12) and f["rate_lower"][0] == pytest.approx(-1.0, abs=1e-12)
+    assert f["rate_intercept"][0] == pytest.approx(np.log(2.0), abs=1e-12)
+    assert f["rate_lower_intercept"][0] == pytest.approx(np.log(0.5), abs=1e-12)
+    assert f["bracket_ratio"][0] == pytest.approx(4 * 128**0.5)  # the widest point: n = 128
+    assert not f["rate_resolved"][0]
+    # a bracket within a factor 2 everywhere is resolved; exactly 2 still is
+    f = fit_rates(ns, up / RESOLVED_RATIO, up)
+    assert f["rate_resolved"][0] and f["bracket_ratio"][0] == pytest.approx(2.0)
+    assert f["rate_lower"][0] == pytest.approx(-0.5, abs=1e-12)
+    # a zero lower bound: an infinite ratio, and the lower fit uses the other points
+    lo2 = up / 1.5
+    lo2[0] = 0.0
+    f = fit_rates(ns, lo2, up)
+    assert f["bracket_ratio"][0] == np.inf and not f["rate_resolved"][0]
+    assert f["rate_lower"][0] == pytest.approx(-0.5, abs=1e-12)
+
+
+def test_the_audit_case_is_unresolved():
+    """Regression (issue 12): t(K3) - t(K2) from mean_xy, t1 = 5.  At t = 5 the bracket spans
+    two orders of magnitude; the rate of its upper end used to be reported as the rate."""
+    s = convergence_study(HomDensity("K3") - EdgeDensity(), mean_xy(), [16, 32, 64], 5.0, times=[0.0, 5.0],
+                          rtol=1e-6, resolution=16, seeds=2, rng=0)
+    assert s.rate_resolved.tolist() == [True, False]
+    assert s.bracket_ratio[0] < 1.1 and s.bracket_ratio[1] > 100  # 1.04 and 210 when written
+    assert s.lower[:, :, 1].max() < 3e-5 and s.upper[:, :, 1].min() > 1e-3
+    # both exponents are reported, with their errors, and they disagree
+    assert np.isfinite(s.rate_lower_stderr).all() and abs(s.rate_lower[1] - s.rate[1]) > 0.1
+    assert 0 < s.rate[1] < s.rate_lower[1]  # docs/convergence.md: both bounds grow with n, the lower faster
+    assert s.rate_upper is s.rate and s.rate_upper_stderr is s.rate_stderr
+    table = s.table()
+    assert "UNRESOLVED (ratio 210)" in table and "resolved (ratio 1.04)" in table
+    assert f"lower {s.rate_lower[1]:+.3f} ± {s.rate_lower_stderr[1]:.3f}" in table
+
+
+def test_table_writes_na_without_a_standard_error():
+    """Regression: with two sizes and one seed there is no standard error; the table said '± nan'."""
+    s = convergence_study(HomDensity("K3") - EdgeDensity(), mean_xy(), [20, 40], 0.5, rtol=1e-6, resolution=16,
+                          rng=1)
+    assert np.isfinite(s.rate).all() and np.isnan(s.rate_stderr).all()
+    table = s.table()
+    assert "nan" not in table
+    assert f"upper {s.rate[0]:+.3f} ± n/a" in table
+
+
+def test_restore_reuses_finished_flows_bit_for_bit():
+    """Records from on_flow, given back through restore, replace the flows: same numbers, and
+    neither the flow nor its distances are computed again."""
+    import graphonflow.convergence as cv
+
+    F = HomDensity("C5") + 0.125 * Entropy()
+    from graphonflow.graphons import ring
+
+    kw = dict(times=[0.0, 0.5], rtol=1e-5, resolution=8, seeds=2, rng=5, keep_states=True, check_integration=True)
+    recs = {}
+    full = convergence_study(F, ring(4.0, 0.9), [12, 24], 0.5, on_flow=lambda lab, d: recs.__setitem__(lab, d), **kw)
+    assert sorted(recs) == sorted(["reference m=8", "reference m=16", "reference m=8 tol/10", "n=12 seed 0",
+                                   "n=12 seed 1", "n=24 seed 0", "n=24 seed 1"])
+    assert len(recs["n=12 seed 0"]["states"]) == 2 and recs["n=12 seed 1"]["states"] == []  # keep_states: seed 0
+    some = {k: recs[k] for k in ("reference m=8", "reference m=16", "n=12 seed 0", "n=24 seed 1")}
+    calls = []
+    real = cv.cut_distance
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    again_recs = {}
+    try:
+        cv.cut_distance = counting
+        part = convergence_study(F, ring(4.0, 0.9), [12, 24], 0.5, restore=some.get,
+                                 on_flow=lambda lab, d: again_recs.__setitem__(lab, d), **kw)
+    finally:
+        cv.cut_distance = real
+    assert part.restored == ("reference m=8", "reference m=16", "n=12 seed 0", "n=24 seed 1")
+    assert sorted(again_recs) == ["n=12 seed 1", "n=24 seed 0", "reference m=8 tol/10"]  # only the computed
+    assert len(calls) == 2 * 2  # distances of the two computed finite flows at two times
+    for name in ("lower", "upper", "delta2_upper", "rate", "rate_stderr", "rate_lower", "bracket_ratio",
+                 "resolution_gap", "resolution_cut_gap", "integration_cut_gap", "energies", "curve_energies",
+                 "curve_grad_norms", "reference_curve_energies", "reference_energies"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(full, name), err_msg=name)
+    for n in (12, 24):
+        for a, b in zip(part.finite_states[n], full.finite_states[n]):
+            np.testing.assert_array_equal(a, b)
+    assert part.statuses == full.statuses and part.messages == full.messages and part.controller == full.controller
+    assert part.flow_wall_times[0, 0] == recs["n=12 seed 0"]["wall_time"]  # the recorded time, not a new one

@@ -56,3 +56,43 @@ def test_public_modules_have_examples(name):
     mod = importlib.import_module(f"graphonflow.{name}")
     tests = [t for t in doctest.DocTestFinder().find(mod) if t.examples]
     assert sum(len(t.examples) for t in tests) >= 1, f"graphonflow.{name} has no docstring examples"
+
+
+# ------------------------------------------------------------ numbers the docs quote
+def _quoted(path, tag):
+    text = (ROOT / "docs" / path).read_text()
+    return text.split(f"<!-- {tag}:begin", 1)[1].split(f"<!-- {tag}:end -->", 1)[0]
+
+
+def _fmt(x, digits=2):
+    """As the docs write numbers: a real minus sign."""
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def test_tutorial_numbers_finite_vs_limit(tmp_path):
+    """docs/tutorials.md section 4 quotes this run of examples/finite_vs_limit.py (its defaults)."""
+    import importlib.util
+    import re as _re
+
+    import numpy as np
+
+    from graphonflow.convergence import _fit_rate
+
+    spec = importlib.util.spec_from_file_location("finite_vs_limit", ROOT / "examples" / "finite_vs_limit.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    s = mod.main(["--out", str(tmp_path)])
+    assert s.seeds == 8 and s.ns.tolist() == [25, 50, 100, 200] and s.times.tolist() == [0.0, 0.25, 1.0]
+    text = " ".join(_quoted("tutorials.md", "tutorial-numbers").split())
+    assert s.rate_resolved.all()
+    assert f"upper/lower at most {s.bracket_ratio.max():.3g} at every point" in text
+    assert (f"upper bounds is {_fmt(s.rate[0])} ± {s.rate_stderr[0]:.2f} at t = 0, {_fmt(s.rate[1])} ± "
+            f"{s.rate_stderr[1]:.2f} at t = 0.25 and {_fmt(s.rate[2])} ± {s.rate_stderr[2]:.2f} at t = 1") in text
+    assert f"(lower bounds: {', '.join(_fmt(r) for r in s.rate_lower)})" in text
+    assert s.resolution_gap.max() < 3e-3 and "stays below 3 × 10⁻³" in text
+    r3, e3 = _fit_rate(s.ns, s.upper[:, :3, 0])  # seeds 0-2 of a study are the samples of a 3-seed study
+    assert f"exponent comes out at {_fmt(r3)} ± {e3:.2f}" in text
+    assert 1.5 < (-0.5 - s.rate[0]) / s.rate_stderr[0] < 2.5  # "steeper by about two standard errors"
+    # the scatter of one sample about its trend: about a factor e (log residuals of sd ~ 1)
+    resid = np.log(s.upper[:, :, 0]) - np.log(s.upper[:, :, 0]).mean(axis=1, keepdims=True)
+    assert 0.6 < resid.std() < 1.4 and _re.search(r"factor of about e", text)

@@ -3,10 +3,13 @@
 import base64
 import io
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -508,3 +511,371 @@ def test_import_stays_free_of_matplotlib_and_tqdm():
     code = "import sys, graphonflow, graphonflow.study; print('matplotlib' in sys.modules, 'tqdm' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.strip() == "False False", res.stderr
+
+
+# ----------------------------------------------------------------- issue 12: rates, folders, sizes, report
+TINY = {"t1": 0.5, "times": [0.0, 0.5], "functionals": [{"terms": [{"term": "hom", "pattern": "K3"},
+                                                                   {"term": "edge", "coef": -1.0}]}],
+        "initial": {"graphon": "mean_xy"}, "reference": {"resolution": 4}, "finite": {"ns": [8], "seeds": 1},
+        "save": {"gif_frames": 0, "report": False, "curve_points": 3}}
+
+
+def test_summary_and_trajectory_hold_both_fits(small_run):
+    traj = np.load(small_run.out / "trajectory.npz")
+    for i, s in enumerate(small_run.studies):
+        f = small_run.summary["functionals"][i]
+        np.testing.assert_array_equal(traj[f"f{i}_rate_lower"], s.rate_lower)
+        np.testing.assert_array_equal(traj[f"f{i}_bracket_ratio"], s.bracket_ratio)
+        np.testing.assert_array_equal(traj[f"f{i}_rate_resolved"], s.rate_resolved)
+        assert f["rate_upper"] == f["rate"] == s.rate.tolist()
+        assert f["rate_lower"] == s.rate_lower.tolist() and f["rate_resolved"] == s.rate_resolved.tolist()
+        ratio = np.max(s.upper / s.lower, axis=(0, 1))
+        np.testing.assert_allclose(s.bracket_ratio, ratio, rtol=1e-15)
+        assert s.rate_resolved.tolist() == (ratio <= 2).tolist()
+    # with the entropy term the t = 4 bracket is wide: that rate is flagged (3.83 when written)
+    assert small_run.studies[1].rate_resolved.tolist() == [True, True, False]
+    assert small_run.summary["rates"]["resolved"].endswith("is at most 2")
+    assert "sqrt(sum(residual^2) / (points - 2)" in small_run.summary["rates"]["stderr"]
+
+
+def test_load_study_round_trip(small_run, tmp_path):
+    loaded = gf.load_study(small_run.out)
+    assert loaded.config == small_run.config and loaded.out == small_run.out
+    assert loaded.summary == json.loads((small_run.out / "summary.json").read_text())
+    assert [f.label for f in loaded.functionals] == ["C5", "C5 + E/8"]
+    for f, s in zip(loaded.functionals, small_run.studies):
+        for name in ("times", "ns", "lower", "upper", "delta2_upper", "rate", "rate_stderr", "rate_lower",
+                     "rate_lower_stderr", "bracket_ratio", "rate_resolved"):
+            np.testing.assert_array_equal(getattr(f, name), getattr(s, name), err_msg=name)
+        assert f.upper.shape == (3, 2, 3)
+    assert loaded.arrays["f1_reference_states"].shape == (3, 96, 96)
+    # a folder written before the lower-bound fits: they are computed from the saved brackets
+    old = tmp_path / "old"
+    shutil.copytree(small_run.out, old)
+    traj = dict(np.load(old / "trajectory.npz"))
+    for k in [k for k in traj if "rate_lower" in k or "bracket_ratio" in k or "rate_resolved" in k]:
+        del traj[k]
+    np.savez(old / "trajectory.npz", **traj)
+    again = gf.load_study(old)
+    for f, s in zip(again.functionals, small_run.studies):
+        np.testing.assert_array_equal(f.rate_lower, s.rate_lower)
+        np.testing.assert_array_equal(f.rate_resolved, s.rate_resolved)
+    with pytest.raises(FileNotFoundError, match=r"is not a finished study's folder \(missing: summary.json"):
+        gf.load_study(tmp_path)
+
+
+def test_an_output_under_a_file_is_refused_before_any_work(tmp_path, capsys):
+    """Regression: an --out inside a file gave a traceback from deep inside the runner."""
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "sub" / "out"
+    with pytest.raises(NotADirectoryError) as exc:
+        st.run_study(TINY, out, quiet=True)
+    assert str(exc.value) == f"cannot write the output folder {out} (--out): {tmp_path / 'afile'} is not a directory"
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(st.to_toml(st.parse_config(TINY)))
+    with pytest.raises(SystemExit) as code:
+        main(["run", str(cfg), "--out", str(out), "--quiet"])
+    assert code.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"graphonflow run: error: {exc.value}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "s.toml"]
+
+
+def test_an_unwritable_output_is_refused_before_any_work(tmp_path, monkeypatch):
+    """os.access says no (as it would for another user): nothing runs, nothing is left behind."""
+    out = tmp_path / "res"
+    out.mkdir()
+    for name in ("summary.json", "config.toml"):
+        (out / name).write_text("earlier output")
+    real = os.access
+    for denied in (tmp_path, out):
+        monkeypatch.setattr(os, "access", lambda p, mode, _d=denied: Path(p) != _d and real(p, mode))
+        monkeypatch.setattr(st, "_run", lambda *a, **k: pytest.fail("the study ran"))
+        with pytest.raises(PermissionError) as exc:
+            st.run_study(TINY, out, quiet=True)
+        where = "" if denied == tmp_path else ", which the study would replace"
+        assert str(exc.value) == f"cannot write the output folder {out} (--out): no write permission in {denied}{where}"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]
+
+
+def _as_other_user(fn, timeout=120):
+    """Call fn() in a forked child running as user 65534 (nobody) when we are root, where
+    permissions are not checked; returns (exit status, what it wrote to stdout and stderr)."""
+    import select
+    import traceback
+
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 99
+        try:
+            os.close(r)
+            os.dup2(w, 1)
+            os.dup2(w, 2)
+            sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+            code = fn()
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code if isinstance(code, int) else 98)
+    os.close(w)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        data = os.read(r, 65536)
+        if not data:
+            break
+        chunks.append(data)
+    os.close(r)
+    done, status = os.waitpid(pid, os.WNOHANG)
+    while not done and time.monotonic() < deadline:  # the pipe may close just before the exit
+        time.sleep(0.01)
+        done, status = os.waitpid(pid, os.WNOHANG)
+    if not done:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail(f"the child did not finish in {timeout} s: {b''.join(chunks).decode()[-2000:]}")
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode()
+
+
+def test_an_unwritable_earlier_output_under_another_uid(tmp_path):
+    """Regression: replacing an earlier output the user cannot write ran the whole study, then
+    failed with a PermissionError traceback and left .out.old behind."""
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        os.chmod(d, 0o777)
+        out = d / "out"
+        out.mkdir()
+        for name in ("summary.json", "config.toml"):
+            (out / name).write_text("earlier output")
+        cfg = d / "s.toml"
+        cfg.write_text(st.to_toml(st.parse_config(TINY)))
+        os.chmod(cfg, 0o644)
+        if os.geteuid() == 0:
+            os.chown(out, 65534, 65534)  # theirs, but read-only: its files cannot be removed
+        os.chmod(out, 0o555)
+        code, text = _as_other_user(lambda: main(["run", str(cfg), "--out", str(out), "--quiet"]))
+        assert code == 2, text
+        assert text == (f"graphonflow run: error: cannot write the output folder {out} (--out): no write "
+                        f"permission in {out}, which the study would replace\n")
+        assert sorted(p.name for p in d.iterdir()) == ["out", "s.toml"]  # no .out.old, no .out.partial
+        assert sorted(p.name for p in out.iterdir()) == ["config.toml", "summary.json"]
+    finally:
+        os.chmod(d / "out", 0o755)
+        shutil.rmtree(d)
+
+
+def test_impossible_sizes_are_refused_before_any_work(monkeypatch):
+    d = small_cfg(**{"finite.ns": [16, 1000000]})
+    with pytest.raises(st.ConfigError) as exc:
+        st.parse_config(d)
+    cfg_ok = st.parse_config(small_cfg())
+    need, work = st.flow_cost(1000000, cfg_ok.functionals, method="ark54", dt=None, t1=4.0, landings=9, saved=3)
+    # ark54: 8 stages with two arrays each, 8 gradients a step, 9 landings; t(C5)'s gradient costs 2 n^3
+    assert need == 8e12 * (4 + 16 + 3) and work == pytest.approx(9 * 8 * (2e18 + 2e12), rel=1e-12)
+    assert str(exc.value) == (
+        f"config key 'finite.ns': 1000000 is too large: one flow at n = 1000000 holds at least "
+        f"{st._human_bytes(need)} in memory and needs at least {work:.2g} floating-point operations (about "
+        f"{st._human_seconds(work / 1e12)} at 1e+12 operations per second), and this machine has "
+        f"{st._human_bytes(st._physical_memory())} of memory")
+    assert "184 TB" in str(exc.value) and "4.56 years" in str(exc.value)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "study.md").read_text()
+    assert f"    graphonflow run: error in my.toml: {str(exc.value).split(', and this machine')[0]}, and" in doc
+    with pytest.raises(st.ConfigError, match=r"'reference.resolution': 200000 is too large: the reference flow on "
+                                             r"2 x 200000 = 400000 blocks holds at least 29.4 TB in memory"):
+        st.parse_config(small_cfg(**{"reference.resolution": 200000}))
+    # the time limit, on its own: with the limit at one second, n = 3000 is refused for its work
+    monkeypatch.setattr(st, "MAX_FLOW_SECONDS", 1.0)
+    with pytest.raises(st.ConfigError, match=r"'finite.ns': 3000 is too large: .* more than the 1 s allowed"):
+        st.parse_config(small_cfg(**{"finite.ns": [16, 3000]}))
+    monkeypatch.undo()
+    assert st.parse_config(small_cfg(**{"finite.ns": [16, 3000]})).ns == (16, 3000)
+    assert st.load_config(None).ns[-1] == 800  # the main job passes
+
+
+def _fake_study(ns, seeds, times, rng=0):
+    """A ConvergenceStudy with random brackets around C n^(-1/2) (for the figures alone)."""
+    from graphonflow.convergence import ConvergenceStudy, fit_rates
+
+    g = np.random.default_rng(rng)
+    ns = np.asarray(ns)
+    up = 0.3 * ns[:, None, None] ** -0.5 * np.exp(g.normal(0, 0.5, (len(ns), seeds, len(times))))
+    lo = up / np.linspace(1.2, 5.0, len(times))[None, None, :]
+    fits = fit_rates(ns, lo, up)
+    z = np.zeros(len(times))
+    kw = {k: fits[k] for k in ("rate", "rate_stderr", "rate_lower", "rate_lower_stderr", "rate_intercept",
+                               "rate_lower_intercept", "bracket_ratio", "rate_resolved")}
+    return ConvergenceStudy(ns=ns, times=np.asarray(times), seeds=seeds, lower=lo, upper=up, delta2_upper=up,
+                            resolution=8, resolution_gap=z, reference=(), energies=up, reference_energies=z,
+                            statuses=(), wall_time=0.0, **kw)
+
+
+def _overlapping_ticklabels(fig):
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    bad = []
+    for ax in fig.axes:
+        labels = [t for t in ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True)
+                  if t.get_visible() and t.get_text()]
+        lo, hi = ax.get_xlim()
+        labels = [t for t in labels if min(lo, hi) <= t.get_position()[0] <= max(lo, hi)]
+        boxes = [t.get_window_extent(r) for t in labels]
+        bad += [(labels[i].get_text(), labels[j].get_text()) for i in range(len(boxes))
+                for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+    return bad
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The figures the report saves, kept open for inspection."""
+    from graphonflow import report
+
+    figs = {}
+
+    def save(fig, d, name):
+        figs[name] = fig
+        return name
+
+    monkeypatch.setattr(report, "_save", save)
+    yield figs
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_cut_distance_figure_plots_what_was_fitted(saved_figures, tmp_path):
+    """Regression: the figure showed means over seeds while the rate is a fit to single seeds'
+    logs, so the fitted band sat below the points; and the n labels overlapped (3x10^2 4x10^2)."""
+    from graphonflow import report
+
+    s = _fake_study([50, 100, 200, 400, 800], 3, [0.0, 7.0])
+    cfg = st.parse_config(small_cfg())
+    report._cut(tmp_path, cfg, [s])
+    fig = saved_figures["cut_distance.png"]
+    ax = fig.axes[0]
+    assert _overlapping_ticklabels(fig) == []
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["50", "100", "200", "400", "800"]
+    lines = ax.get_lines()
+    for k in range(2):
+        up, lo, fit_up, fit_lo = lines[4 * k: 4 * k + 4]
+        # every seed's upper and lower bound is a point (no averaging), at its own n
+        np.testing.assert_allclose(np.sort(up.get_ydata()), np.sort(s.upper[:, :, k].ravel()), rtol=0)
+        np.testing.assert_allclose(np.sort(lo.get_ydata()), np.sort(s.lower[:, :, k].ravel()), rtol=0)
+        np.testing.assert_allclose(np.sort(up.get_xdata()) / np.repeat(s.ns, 3), np.exp(0.04 * np.tile([-1, 0, 1], 5)),
+                                   rtol=1e-12)
+        # the lines are the least-squares fits: log-residuals of the points sum to zero
+        for line, y, r in ((fit_up, s.upper, s.rate), (fit_lo, s.lower, s.rate_lower)):
+            x = line.get_xdata()
+            slope = np.log(line.get_ydata()[-1] / line.get_ydata()[0]) / np.log(x[-1] / x[0])
+            assert slope == pytest.approx(r[k], rel=1e-12)
+            a = np.log(line.get_ydata()[0]) - r[k] * np.log(x[0])
+            resid = np.log(y[:, :, k]) - a - r[k] * np.log(s.ns)[:, None]
+            assert abs(resid.sum()) < 1e-9
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == (f"t = 0: upper {s.rate[0]:+.2f} ± {s.rate_stderr[0]:.2f}, "
+                         f"lower {s.rate_lower[0]:+.2f} ± {s.rate_lower_stderr[0]:.2f}")
+    assert labels[1].endswith(f"(unresolved, ratio {s.bracket_ratio[1]:.3g})")
+
+
+def test_energy_figure_has_a_log_time_axis(saved_figures, small_run, tmp_path):
+    from graphonflow import report
+
+    report._energy(tmp_path, small_run.config, small_run.studies)
+    fig = saved_figures["energy.png"]
+    assert [ax.get_xscale() for ax in fig.axes] == ["symlog"] * 4
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "0.5", "1", "4"]
+    assert _overlapping_ticklabels(fig) == []
+
+
+def test_animation_shows_a_finite_flow_next_to_the_limit(small_run, monkeypatch, tmp_path):
+    from matplotlib.animation import FuncAnimation
+    from PIL import Image
+
+    from graphonflow import report
+
+    traj = np.load(small_run.out / "trajectory.npz")
+    assert st.gif_size(small_run.config.ns) == 192 and int(traj["f0_frames_finite_n"]) == 192
+    assert traj["f0_frames_finite"].shape == (4, 96, 96)  # 192 vertices block-averaged by 2
+    assert traj["f0_frames"].shape == (4, 48, 48)
+    seen = {}
+    real = FuncAnimation.save
+
+    def save(self, *a, **k):
+        seen["titles"] = [ax.get_title() for ax in self._fig.axes]
+        seen["ylabels"] = [ax.get_ylabel() for ax in self._fig.axes]
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(FuncAnimation, "save", save)
+    frames = [{"times": traj[f"f{i}_frame_times"], "limit": traj[f"f{i}_frames"], "finite": traj[f"f{i}_frames_finite"],
+               "n": int(traj[f"f{i}_frames_finite_n"])} for i in range(2)]
+    report._gif(tmp_path, small_run.config, frames)
+    assert seen["titles"] == ["C5: limit", "C5: n = 192, seed 0", "C5 + E/8: limit", "C5 + E/8: n = 192, seed 0", ""]
+    assert seen["ylabels"][-1] == "W(x, y)"  # the colour bar
+    im = Image.open(small_run.out / "flow.gif")
+    assert im.n_frames == 4 and im.size[0] >= 560 and im.size[1] >= 560
+
+
+def test_report_lists_every_status_and_both_rates(small_run):
+    """Regression: the report showed the first three flow messages and '...'."""
+    html = (small_run.out / "report.html").read_text()
+    assert " …</p>" not in html
+    s, fs = small_run.studies[0], small_run.summary["functionals"][0]
+    assert "<tr><th>n</th><th>seed 0</th><th>seed 1</th></tr>" in html
+    for k, n in enumerate(s.ns):
+        cells = "".join(f"<td title='{fs['messages'][2 + 2 * k + j]}'>t1</td>" for j in range(2))
+        assert f"<tr><th>{n}</th>{cells}</tr>" in html
+    assert "<tr><th>rate (lower)</th>" in html and "<tr><th>upper / lower (max)</th>" in html
+    assert "<b>3.83 (unresolved)</b>" in html  # C5 + E/8 at t = 4
+    assert "ordinary least-squares standard error" in html
+
+
+def test_report_writes_na_for_a_missing_standard_error(tmp_path):
+    d = dict(TINY, finite={"ns": [8, 16], "seeds": 1}, save={"gif_frames": 0, "report": True, "curve_points": 3})
+    res = st.run_study(d, tmp_path / "o", quiet=True)
+    html = (res.out / "report.html").read_text()
+    r = res.studies[0].rate
+    text = re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "", html)
+    assert f"<td>{r[0]:+.3f} &plusmn; n/a</td>" in text and "nan" not in text.lower()
+
+
+def test_progress_bar_has_no_stray_comma(tmp_path):
+    """Regression: tqdm put ", " before the postfix: 't=4/4 , F=...'."""
+    tty = _TTY()
+    st.run_study(TINY, tmp_path / "a", stream=tty)
+    text = tty.getvalue()
+    assert re.search(r"t=0\.5/0\.5, F=-?[0-9.e+-]+ dt=[0-9.e+-]+ \[", text), text[-300:]
+    assert " , " not in text
+
+
+def test_cli_prints_both_rates_and_the_verdict(small_run, tmp_path, capsys):
+    """The command's summary lines (docs/study.md shows them for this run)."""
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(st.to_toml(small_run.config).replace("report = true", "report = false"))
+    assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    s = small_run.studies[1]
+    assert ("  C5 + E/8: cut distance to the limit ~ n^r, least-squares exponents of the upper and the lower "
+            "bounds (± one standard error); resolved where upper/lower <= 2:") in out
+    assert (f"    t=4: upper {s.rate[2]:+.2f} ± {s.rate_stderr[2]:.2f}, lower {s.rate_lower[2]:+.2f} ± "
+            f"{s.rate_lower_stderr[2]:.2f}: UNRESOLVED (upper/lower up to 3.83)") in out
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "study.md").read_text()
+    sample = doc.split("<!-- cli-sample:begin -->", 1)[1].split("<!-- cli-sample:end -->", 1)[0]
+    lines = [x for x in sample.splitlines() if x.startswith("    ")]
+    assert len(lines) >= 8
+    for line in lines:  # every line of the sample, up to the wall time and the folder, is this run's
+        if "finished in" in line:
+            assert re.sub(r"finished in [0-9.]+ s", "", line[4:]) in re.sub(r"finished in [0-9.]+ s", "", out)
+        elif not line.startswith("    report:") and not line.startswith("    results:"):
+            assert line[4:] in out, line
