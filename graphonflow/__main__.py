@@ -224,21 +224,46 @@ def _check_study_file(path):
 
 
 def _cmd_run(args, out=None):
-    from .study import DEFAULT_CONFIG, load_config, run_study
+    from .convergence import RESOLVED_RATIO, rate_text
+    from .study import DEFAULT_CONFIG, StudyTerminated, load_config, run_study
 
     out = out or sys.stdout
     if args.print_config:
         print(DEFAULT_CONFIG, end="", file=out)
         return 0
     cfg = load_config(args.config)
-    res = run_study(cfg, args.out, quiet=args.quiet)
+    restart = getattr(args, "restart", False)
+    try:
+        res = run_study(cfg, args.out, quiet=args.quiet, resume=not restart)
+    except (PermissionError, NotADirectoryError) as exc:  # an output folder it cannot write: before any work
+        print(f"graphonflow run: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (StudyTerminated): the same
+        kept = getattr(exc, "partial", None)
+        how = "terminated (SIGTERM)" if isinstance(exc, StudyTerminated) else "interrupted"
+        again = "; run the same command again to resume (add --restart to start over)" if kept else ""
+        print(f"graphonflow: {how}" + (f"; finished work was kept in {kept}" if kept else "") + again,
+              file=sys.stderr)
+        raise SystemExit(143 if isinstance(exc, StudyTerminated) else 130) from None
     fs = res.summary["functionals"]
     print(f"graphonflow study '{cfg.title}': {len(fs)} functional(s), n = {', '.join(map(str, cfg.ns))}, "
           f"finished in {res.wall_time:.1f} s", file=out)
+    if res.resumed_from is not None:
+        print(f"  resumed from {res.resumed_from}: {len(res.restored)} finished flows reused, "
+              f"{len(res.computed)} computed", file=out)
     print(f"  integrator: {cfg.integrator_text()}", file=out)
     for f, s in zip(fs, res.studies):
-        rates = ", ".join(f"t={t:g}: {r:+.2f}" if r == r else f"t={t:g}: n/a" for t, r in zip(s.times, s.rate))
-        print(f"  {f['label']}: cut distance to the limit ~ n^r with {rates}", file=out)
+        print(f"  {f['label']}: cut distance to the limit ~ n^r, least-squares exponents of the upper and the "
+              f"lower bounds (± one standard error); resolved where upper/lower <= {RESOLVED_RATIO:g}:", file=out)
+        for k, t in enumerate(s.times):
+            q = s.bracket_ratio[k]
+            if not q == q:
+                verdict = "no fit"
+            else:
+                verdict = ("resolved" if s.rate_resolved[k] else "UNRESOLVED") + \
+                    f" (upper/lower up to {'inf' if q == float('inf') else format(q, '.3g')})"
+            print(f"    t={t:g}: upper {rate_text(s.rate[k], s.rate_stderr[k], 2)}, "
+                  f"lower {rate_text(s.rate_lower[k], s.rate_lower_stderr[k], 2)}: {verdict}", file=out)
         if s.integration_cut_gap is not None:
             smallest = s.upper.mean(axis=1).min(axis=0)  # the smallest distance shown at each time
             name = "tol vs tol/10" if s.error_control else "dt vs dt/2"
@@ -278,6 +303,8 @@ def _main(argv=None) -> int:
                            formatter_class=fmt)
     p_run.add_argument("config", nargs="?", default=None, help="study file (TOML); omit for the built-in study")
     p_run.add_argument("--print-config", action="store_true", help="print the built-in study's TOML and exit")
+    p_run.add_argument("--restart", action="store_true", default=argparse.SUPPRESS,
+                       help="discard a partial folder (DIR.partial, .DIR.partial) instead of resuming from it")
     p_demo = sub.add_parser(
         "demo", help="densities in a sampled graph and its limit", formatter_class=fmt,
         description="t, t_inj and t_ind of K2, P3, K3, C4, S3, K4 and C5 in a sampled graph G(n, xy) "
@@ -311,6 +338,8 @@ def _main(argv=None) -> int:
     p_dist.add_argument("a", help="first graph file")
     p_dist.add_argument("b", help="second graph file")
     p_dist.add_argument("--seed", type=int, default=0, help="seed of the randomised cut-norm method")
+    parser.add_argument("--restart", action="store_true", default=argparse.SUPPRESS,
+                        help="the built-in study: start over instead of resuming a partial folder")
     # --out and --quiet before or after `run`: the sub-command's copies have no default, so they
     # never overwrite what was given before the command (argparse copies sub-parser defaults over)
     for p in (parser, p_run):
