@@ -609,7 +609,7 @@ class UpperTailResult:
 
 
 # --------------------------------------------------------------------------- the driver
-DEFAULT_WIDTHS = tuple(float(s) for s in np.geomspace(1e-5, 0.5, 12))
+DEFAULT_WIDTHS = tuple(float(s) for s in np.geomspace(1e-7, 0.5, 15))
 FAMILIES = ("hub", "clique")
 
 
@@ -679,11 +679,13 @@ def upper_tail(H, p, delta, *, widths=None, families=FAMILIES, levels=None, star
     delta : float > 0
         With (1 + delta) p^{e(H)} < 1.
     widths : sequence of float in (0, 1), optional
-        The hub and clique widths s (default: 12 values from 1e-5 to 0.5, geometric).
+        The hub and clique widths s (default: 15 values from 1e-7 to 0.5, geometric; just past
+        the lower boundary the best hubs are narrow: s ~ 2e-6 for K4 at p = 0.05 and
+        r = 1.01 u_-).
     families : sequence of {"hub", "clique"}
     levels : (low, high), optional
-    starts : sequence of StepGraphon or (B, w) pairs
-        More starts, of any number of blocks.
+    starts : sequence of StepGraphon, (m, m) array or (B, w) pairs
+        More starts, of any number of blocks (an array has widths 1/m).
     refine : bool
     rtol : float
         The constant counts as beaten only when a run's rate is below
@@ -755,13 +757,14 @@ def upper_tail(H, p, delta, *, widths=None, families=FAMILIES, levels=None, star
     for k, st in enumerate(starts):
         if isinstance(st, StepGraphon):
             B0, w = np.array(st.values), np.array(st.widths)
-        else:
-            try:
-                B0, w = st
-            except (TypeError, ValueError):
-                raise ValueError(f"starts[{k}] must be a StepGraphon or a pair (B, w)") from None
-            S = StepGraphon(B0, w)
+        elif isinstance(st, (tuple, list)) and len(st) == 2 and np.ndim(st[0]) == 2:
+            S = StepGraphon(*st)
             B0, w = np.array(S.values), np.array(S.widths)
+        elif isinstance(st, np.ndarray) and st.ndim == 2:
+            S = StepGraphon(st)  # a matrix: widths 1/n
+            B0, w = np.array(S.values), np.array(S.widths)
+        else:
+            raise ValueError(f"starts[{k}] must be a StepGraphon, a matrix or a pair (B, w), got {type(st).__name__}")
         if np.any(B0 <= 0) or np.any(B0 >= 1):
             raise ValueError(f"starts[{k}]: block values must lie strictly inside (0, 1)")
         plan.append((f"start {k}", B0, w, None, None, None))
@@ -783,7 +786,7 @@ def upper_tail(H, p, delta, *, widths=None, families=FAMILIES, levels=None, star
         _, B0, w, fam, b, s = plan[i]
         if fam is not None and len(widths) > 1:
             j = widths.index(s)
-            a_lo = math.log(widths[j - 1]) if j > 0 else math.log(s) - 1.0
+            a_lo = math.log(widths[j - 1]) if j > 0 else math.log(s) - 3.0
             a_hi = math.log(widths[j + 1]) if j + 1 < len(widths) else min(math.log(s) + 1.0, math.log(0.999))
             warm = np.array(best.W.values)
             cache = {}
