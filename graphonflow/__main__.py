@@ -11,6 +11,7 @@ error, ``graphonflow COMMAND: error: FILE[, line N]: what``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -164,20 +165,26 @@ def _read_graph_arg(args, path, err=None):
 
 
 def _cmd_density(args, out=None):
-    from .hom import HomWorkspace
+    from .hom import HomWorkspace, check_cost
     from .patterns import as_pattern
 
     out = out or sys.stdout
     pattern = as_pattern(args.pattern)  # an unknown name stops here, before the file is read
     A = _read_graph_arg(args, args.graph)
-    ws = HomWorkspace(A)
+    max_cost = getattr(args, "max_cost", 1e14)
+    max_cost = None if max_cost is None or math.isinf(max_cost) else max_cost
+    if max_cost is not None and not max_cost > 0:
+        raise ValueError(f"--max-cost must be a positive number of operations or 'inf', got {max_cost:g}")
+    ws = HomWorkspace(A, max_cost=None)
     kinds = list(dict.fromkeys(getattr(args, "kind", None) or KINDS))
+    # every requested density is costed before any is computed (a typo such as K33 for K3,3
+    # or C100 would otherwise run for hours)
+    for kind in kinds:
+        check_cost(pattern, ws.m, kind, graph=ws.graph_reading, max_cost=max_cost,
+                   advice="pass --max-cost inf (or a larger number) to compute it anyway")
     print(f"graph: {args.graph} (n = {ws.m})   pattern: {args.pattern}", file=out)
     for kind in kinds:
-        try:
-            print(f"{_KIND_LABEL[kind]} = {ws.density(pattern, kind):.12g}", file=out)
-        except ValueError as exc:  # fewer vertices than the pattern
-            print(f"{_KIND_LABEL[kind]} = undefined ({exc})", file=out)
+        print(f"{_KIND_LABEL[kind]} = {ws.density(pattern, kind):.12g}", file=out)
     return 0
 
 
@@ -333,6 +340,9 @@ def _main(argv=None) -> int:
     p_den.add_argument("--kind", choices=KINDS, action="append", default=argparse.SUPPRESS,
                        help="density to print: hom (t), inj (t_inj) or ind (t_ind); repeat for several "
                        "(default: all three)")
+    p_den.add_argument("--max-cost", type=float, default=1e14, metavar="OPS",
+                       help="refuse, before any work, a density whose estimated cost exceeds OPS operations "
+                       "(graphonflow.hom.contraction_cost); 'inf' removes the limit")
     p_dist = sub.add_parser("distance", parents=[graph_opts], formatter_class=fmt,
                             help="certified cut-distance and delta_2 brackets between two graphs")
     p_dist.add_argument("a", help="first graph file")

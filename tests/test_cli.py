@@ -311,3 +311,24 @@ def test_main_module_docstring_examples():
 
     res = doctest.testmod(cli, verbose=False)
     assert res.attempted >= 3 and res.failed == 0
+
+
+def test_density_refuses_hopeless_patterns_before_any_work(files, tmp_path, capsys):
+    # t_inj(C100) on 120 vertices and t(K33) (a typo for K3,3) would run for hours: refused with
+    # the estimate before anything is computed (t(C100) itself is one matrix power: cheap)
+    big = tmp_path / "big.npy"
+    np.save(big, np.ones((120, 120)) - np.eye(120))
+    for pat, path, frag in (("C100", big, "t_inj(C100) on 120 vertices costs"),
+                            ("K33", files["npy"], "t(K33) on 34 vertices costs about")):
+        with pytest.raises(SystemExit) as e:
+            main(["density", pat, str(path)])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("graphonflow density: error: ") and frag in err, err
+        assert "pass --max-cost inf" in err and err.count("\n") == 1
+        assert capsys.readouterr().out == ""  # nothing printed, nothing computed
+    assert main(["density", "C100", str(big), "--kind", "hom"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == f"t     = {119 ** 100 / 120 ** 100 * (1 + 119 ** -99):.12g}"
+    # only the requested kinds are costed; a raised limit computes it (t(C7) of K_34 minus loops)
+    assert main(["density", "C7", str(files["npy"]), "--kind", "hom", "--max-cost", "inf"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("t     = ")
