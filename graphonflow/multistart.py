@@ -76,8 +76,8 @@ def canonical_form(W, atol=1e-9):
     """(B, w): W with twin blocks merged and blocks sorted by (degree, width, values), decreasing.
 
     Blocks i and j are twins when their rows agree to ``atol`` in the sup norm (then
-    W(x, .) = W(y, .) for x in I_i, y in I_j up to atol); a merged block gets the width-weighted
-    mean of the rows.  A relabelling of a step graphon has the same canonical form whenever
+    W(x, .) = W(y, .) for x in I_i, y in I_j up to atol); a merged block keeps the values of its
+    first member and the sum of the widths.  A relabelling of a step graphon has the same canonical form whenever
     its merged blocks have distinct (degree, width) pairs.
 
     >>> B, w = canonical_form(np.array([[0.0, 1, 1], [1, 0, 0], [1, 0, 0]]))
@@ -95,12 +95,9 @@ def canonical_form(W, atol=1e-9):
         else:
             groups.append([i])
     k = len(groups)
-    M = np.zeros((k, m))
-    for a, g in enumerate(groups):
-        M[a, g] = w[g] / w[g].sum()
     wk = np.array([w[g].sum() for g in groups])
-    Bk = M @ B @ M.T
-    Bk = 0.5 * (Bk + Bk.T)
+    reps = [g[0] for g in groups]
+    Bk = B[np.ix_(reps, reps)]  # twins agree to atol: keep the first one's values (exact for exact twins)
     deg = Bk @ wk
     keys = [(-round(float(deg[a]), 12), -round(float(wk[a]), 12), tuple(-np.round(np.sort(Bk[a]), 12)))
             for a in range(k)]
