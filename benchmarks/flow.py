@@ -201,6 +201,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--largest", type=int, default=None, help="run one ERGM step at this n and report memory")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--noisy", action="store_true",
+                    help="print the noisy-flow table (benchmarks/noisy.py), then stop")
     ap.add_argument("--accuracy", type=int, nargs="*", default=None, metavar="N",
                     help="print the time-to-accuracy table (benchmarks/accuracy.py) at 64 blocks "
                     "and at each N given, then stop")
@@ -212,6 +214,11 @@ def main():
         for r in res:
             r["env"] = {k: os.environ.get(k, "(unset)") for k in ("GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT")}
         print(json.dumps(res))
+        return
+    if args.noisy:
+        import noisy  # benchmarks/noisy.py, beside this file
+
+        noisy.main(["--quick"] if args.quick else [])
         return
     if args.accuracy is not None:
         import accuracy  # benchmarks/accuracy.py, beside this file

@@ -35,7 +35,8 @@ def test_api_reference_lists_every_public_module():
 
 # ------------------------------------------------------------ docstring examples
 # modules whose docstrings must carry runnable examples (collected by --doctest-modules)
-DOCTESTED = ["coerce", "cut", "flow", "functionals", "graphons", "hom", "patterns", "sampling", "step"]
+DOCTESTED = ["coerce", "cut", "flow", "functionals", "graphons", "hom", "noisy.sgd", "noisy.limit", "noisy.compare",
+             "patterns", "sampling", "step"]
 
 
 def test_suite_runs_the_docstring_examples():
