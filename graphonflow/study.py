@@ -12,16 +12,23 @@ list of graph sizes, and for each functional
    and runs its flow at the time scale n^2;
 3. brackets the cut distance between each finite flow and the reference at the measured
    times (certified lower and upper bounds, :func:`~graphonflow.cut.cut_distance`) and fits
-   the rate r in delta_cut ~ C n^r;
+   exponents to both bounds, upper ~ C n^r and lower ~ c n^r', flagging the rate as
+   unresolved where upper / lower > 2 at a point of the fit;
 4. writes everything to an output directory: ``summary.json``, ``trajectory.npz``, the
    configuration it ran (``config.toml``, which ``graphonflow run`` reads back), PNG
-   figures, a GIF of the reference flow and a self-contained ``report.html``.
+   figures, a GIF of the limit next to a finite flow and a self-contained ``report.html``;
+   :func:`load_study` reads it back.
 
 The directory is written completely or not at all: work goes to a staging directory next to
 it (``.NAME.partial``) and is moved into place at the end.  Every finished flow is
-checkpointed there as it ends (``checkpoint.jsonl`` and one ``.npz`` per functional), so an
-interrupted or failed study keeps its finished work: the staging directory is then renamed
-``NAME.partial`` and the error says so.
+checkpointed there as it ends (its arrays in ``flows/``, then a line of ``checkpoint.jsonl``;
+``resume.json`` records the configuration and software versions), so an interrupted or failed
+study keeps its finished work: after a failure, Ctrl-C or SIGTERM the staging directory is
+renamed ``NAME.partial`` and the error says so; a killed run leaves ``.NAME.partial``.  The
+next run of the same study resumes from either, reusing the finished flows, with results
+identical bit for bit to an uninterrupted run (``resume=False``, ``graphonflow run --restart``:
+start over).  Output folders that cannot be written, and sizes whose largest flow cannot fit
+in memory or would take months (:func:`flow_cost`), are refused before any work.
 
 The built-in default study (:data:`DEFAULT_CONFIG`, run by ``graphonflow`` with no
 arguments) follows the setting of Oh, Pal, Somani and Tripathi (arXiv:2111.09459): the
