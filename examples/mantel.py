@@ -70,29 +70,38 @@ def main(argv=None, sizes=(7, 24), seeds=(0, 1, 2)):
     print(f"best value at n={max(sizes)}: {best24:.6f} (Mantel bound -1/2)")
     assert best24 >= -0.5 - 1e-12
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fig = figure(rows)
+    fig.savefig(out / "mantel.png", dpi=120)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    print(f"figure: {out / 'mantel.png'}")
+    return rows
+
+
+def figure(rows):
+    """Energy curves of every run, and the last run's final W (sides together) with a colourbar."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    from graphonflow.plotting import plot_energy, plot_graphon
+
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.6))
     for n, seed, res, a, b in rows:
-        axes[0].plot(res.times, res.energies, label=f"n={n}, seed {seed}")
+        plot_energy(res, ax=axes[0], label=f"n={n}, seed {seed}")
     axes[0].axhline(-0.5, color="k", ls=":", lw=1)
-    axes[0].set_xlabel("graphon time t")
     axes[0].set_ylabel("t(K3) - t(K2)")
     axes[0].legend(fontsize=7)
     n, seed, res, a, b = rows[-1]
     order = np.concatenate(bipartition(res.W))
-    axes[1].imshow(res.W[np.ix_(order, order)], cmap="Greys", vmin=0, vmax=1)
-    axes[1].set_title(f"final W, n={n}, sides {a}+{b}")
+    plot_graphon(res, ax=axes[1], order=order, cmap="Greys", vmin=0, vmax=1,
+                 title=f"final W, n={n}, sides {a}+{b}")
     fig.tight_layout()
-    fig.savefig(out / "mantel.png", dpi=120)
-    plt.close(fig)
-    print(f"figure: {out / 'mantel.png'}")
-    return rows
+    return fig
 
 
 if __name__ == "__main__":

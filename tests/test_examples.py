@@ -18,11 +18,18 @@ def load(name):
 
 
 def test_mantel(tmp_path):
-    rows = load("mantel").main(["--out", str(tmp_path)], sizes=(7, 24), seeds=(2,))
+    mod = load("mantel")
+    rows = mod.main(["--out", str(tmp_path)], sizes=(7, 24), seeds=(2,))
     values = {n: res.energy for n, _, res, _, _ in rows}
     assert values[7] == pytest.approx(-24 / 49, abs=1e-9)  # K_{3,4}
     assert values[24] == pytest.approx(-0.5, abs=1e-9)  # K_{12,12} for this seed
     assert (tmp_path / "mantel.png").stat().st_size > 1000
+    # the figure: energy curves (the saved energies) and the final W with a colourbar
+    fig = mod.figure(rows)
+    assert len(fig.axes) == 3
+    assert np.array_equal(fig.axes[0].lines[0].get_ydata(), rows[0][2].energies)
+    (im,) = fig.axes[1].images
+    assert im.colorbar is not None and im.colorbar.ax is fig.axes[2]
 
 
 def test_ergm_phase(tmp_path):
@@ -38,6 +45,14 @@ def test_ergm_phase(tmp_path):
     m = mod.local_maxima(b1, 1.2)
     assert len(m) == 2 and mod.ell(m[0], b1, 1.2) == pytest.approx(mod.ell(m[1], b1, 1.2), abs=1e-10)
     assert (tmp_path / "ergm_phase.png").stat().st_size > 1000
+    # beta2 < 0 by multistart: the constant branch and the bipartite minimum, which is the best
+    ms = out["multistart"]
+    assert ms.best_run.label == "two-block bipartite" and len(ms.minima) == 2
+    assert ms.minima[1].energy == pytest.approx(best_const, abs=1e-6)
+    # both panels have colourbars (the heatmap had none)
+    fig = out["figure"]
+    assert len(fig.axes) == 4
+    assert fig.axes[0].collections[0].colorbar is not None and fig.axes[1].images[0].colorbar is not None
 
 
 def test_real_networks(tmp_path, capsys):
@@ -64,14 +79,22 @@ def test_finite_vs_limit(tmp_path):
 
 
 def test_upper_tails(tmp_path):
-    res = load("upper_tails").main(["--out", str(tmp_path)], deltas={0.05: [2.4, 2.8]},
-                                   widths=np.geomspace(2e-5, 3e-4, 4))
-    dstar, first = res[0.05]
-    assert dstar == pytest.approx(2.5307, abs=2e-3)
-    assert first == 2.8
-    const, best, s, B = res[(0.05, 2.8)]
-    assert best < const * (1 - 5e-4)
-    assert B[0, 1] == pytest.approx(0.92, abs=0.03)  # hub edges near the minorant's upper level
+    mod = load("upper_tails")
+    res = mod.main(["--out", str(tmp_path)],
+                   cases={("K3", 0.05): [0.0754, 0.0769], ("K4", 0.1): [0.988, 0.9905], ("K3", 0.2): [0.5]})
+    lz, (below, above) = res[("K3", 0.05)]
+    assert lz.deltas[0] == pytest.approx(2.530031, abs=1e-6)
+    assert below.symmetric and not above.symmetric
+    assert above.W.values[0, 1] == pytest.approx(0.92, abs=0.01)  # hub edges at the minorant's upper level
+    # K4 at p = 0.1: the upper band end 0.98949 lies between 0.988 (broken) and 0.9905 (symmetric)
+    lz4, (inside, outside) = res[("K4", 0.1)]
+    assert lz4.levels[1] == pytest.approx(0.98949, abs=1e-5)
+    assert not inside.symmetric and outside.symmetric
+    assert inside.W.values[0, 0] < 0.11  # a few sparse vertices, the rest near u_+
+    # no band at p = 0.2 for triangles: a reason, and the constant wins
+    lz2, (only,) = res[("K3", 0.2)]
+    assert not lz2.has_band and lz2.reason.startswith("no symmetry-breaking band") and only.symmetric
+    assert (tmp_path / "upper_tails.png").stat().st_size > 1000
 
 
 def test_seed_figures(tmp_path):
