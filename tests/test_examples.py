@@ -49,6 +49,8 @@ def test_ergm_phase(tmp_path):
     ms = out["multistart"]
     assert ms.best_run.label == "two-block bipartite" and len(ms.minima) == 2
     assert ms.minima[1].energy == pytest.approx(best_const, abs=1e-6)
+    # docs/tutorials.md quotes these: -0.532 (one run) and the constant branch -0.471 (seven runs)
+    assert [round(mn.energy, 6) for mn in ms.minima] == [-0.531748, -0.470669] and ms.counts == (1, 7)
     # both panels have colourbars (the heatmap had none)
     fig = out["figure"]
     assert len(fig.axes) == 4
@@ -79,13 +81,22 @@ def test_finite_vs_limit(tmp_path):
 
 
 def test_upper_tails(tmp_path):
+    from graphonflow import lz_boundary
+
     mod = load("upper_tails")
+    first_two = mod.default_levels(lz_boundary("K3", 0.05))[:2]  # u_-(1 - 1%) and u_-(1 + 1%)
     res = mod.main(["--out", str(tmp_path)],
-                   cases={("K3", 0.05): [0.0754, 0.0769], ("K4", 0.1): [0.988, 0.9905], ("K3", 0.2): [0.5]})
+                   cases={("K3", 0.05): first_two, ("K4", 0.1): [0.988, 0.9905], ("K3", 0.2): [0.5]})
     lz, (below, above) = res[("K3", 0.05)]
     assert lz.deltas[0] == pytest.approx(2.530031, abs=1e-6)
     assert below.symmetric and not above.symmetric
     assert above.W.values[0, 1] == pytest.approx(0.92, abs=0.01)  # hub edges at the minorant's upper level
+    # the numbers docs/tutorials.md quotes for r = 1.01 u_- = 0.07689
+    assert above.W.widths[0] == pytest.approx(4.32e-5, rel=2e-2)
+    assert above.W.values[0, 1] == pytest.approx(0.9236, abs=5e-4)
+    assert above.W.values[1, 1] == pytest.approx(0.0764, abs=5e-5)
+    assert above.gain == pytest.approx(2.28e-4, rel=1e-2)
+    assert len(mod.default_levels(lz)) == 10  # 2 at each band end and 6 inside
     # K4 at p = 0.1: the upper band end 0.98949 lies between 0.988 (broken) and 0.9905 (symmetric)
     lz4, (inside, outside) = res[("K4", 0.1)]
     assert lz4.levels[1] == pytest.approx(0.98949, abs=1e-5)

@@ -60,6 +60,8 @@ def test_lz_matches_a_grid_convex_hull_for_triangles():
     assert math.sqrt(x[hull[g]]) == pytest.approx(lz.levels[0], abs=2e-5)
     assert math.sqrt(x[hull[g + 1]]) == pytest.approx(lz.levels[1], abs=2e-5)
     assert lz.deltas[0] == pytest.approx(2.530031, abs=1e-6)
+    assert lz.levels == pytest.approx((0.0761312, 0.9238688), abs=1e-7)  # quoted in docs/tutorials.md
+    assert lz_boundary("K4", 0.1).levels == pytest.approx((0.1073756, 0.9894887), abs=1e-7)
 
 
 def test_lz_levels_depend_on_d_and_deltas_on_e():
@@ -152,6 +154,8 @@ def test_numerical_boundary_matches_lubetzky_zhao(H, p, end, eps):
     # which hub wins: high just past the lower end, low (a few sparse vertices) before the upper
     level = brk.W.values[0, 0]
     assert level > 0.99 if end == "lower" else level < 2 * p
+    if (H, p, end) == ("K4", 0.05, "lower"):
+        assert brk.W.widths[0] < 1e-5  # the winning hub is narrower than 1e-5: default widths reach 1e-7
 
 
 def test_k4_upper_band_end_is_0989_at_p_tenth():
@@ -163,6 +167,9 @@ def test_k4_upper_band_end_is_0989_at_p_tenth():
         res = upper_tail("K4", 0.1, lz.delta_of(r), families=["hub"])
         assert not res.symmetric and res.W.values[0, 0] < 0.11, r  # the low hub
     assert upper_tail("K4", 0.1, lz.delta_of(0.9905), families=["hub"]).symmetric
+    # high hubs alone (both levels high, as in the old triangle script) miss this end of the band
+    for r in (0.95, 0.988):
+        assert upper_tail("K4", 0.1, lz.delta_of(r), families=["hub"], levels=(0.9989, 0.9989)).symmetric
 
 
 def test_runs_record_starts_and_user_starts_of_any_size():
