@@ -3,9 +3,12 @@ r"""Global minimisation by many flows: constant, two-block, random 0/1 and user 
 A gradient flow finds a local minimum, the one whose basin holds its start.  Non-convex
 functionals have several: the edge-triangle ERGM with a negative triangle coefficient (a
 constant branch and a bipartite one), Mantel's problem (complete bipartite graphs of every
-split), the upper-tail problem (:mod:`graphonflow.tails`).  :func:`multistart` runs
-:func:`~graphonflow.flow` from a family of starts, serially or in worker processes, and
-returns the best end point and the distinct local minima it found.
+split), the upper-tail problem (a constrained one, whose solver
+:func:`~graphonflow.tails.upper_tail` runs its own family of hub and clique starts).
+:func:`multistart` runs :func:`~graphonflow.flow` from a family of starts, serially or in
+worker processes, and returns the best end point and the distinct end points it found.  These
+are local minima, or saddles that a symmetric start cannot leave (a constant start of
+Mantel's problem stays constant and ends at the saddle 1/sqrt 3).
 
 **Starts** (on m equal blocks, values mapped into the flow's box [lo, hi]):
 
@@ -20,21 +23,24 @@ returns the best end point and the distinct local minima it found.
 * user starts: arrays or :class:`~graphonflow.StepGraphon` objects, used as given.
 
 **Distinct minima.**  Two successful runs reached the same minimum when their final energies
-agree to ``rtol (1 + |F|)`` and their end points are within ``atol`` in
+agree to ``same_rtol (1 + |F|)`` and their end points are within ``same_atol`` in
 :func:`graphon_distance`: the sup norm of U - W after each is put in a canonical form
-(blocks whose rows agree to ``atol`` merged, blocks sorted by degree, width and values) and
-both are written on their common refinement.  That distance is the sup norm of U - W^phi for
-one relabelling phi, so it bounds the cut distance from above: a distance <= atol certifies
-delta_cut(U, W) <= atol.  When the canonical order cannot tell blocks apart (equal degrees
-and widths) and the energies agree, the upper bound of :func:`~graphonflow.cut_distance` is
-used as well.
+(twin blocks merged, blocks sorted by degree, width and values) and both are written on
+their common refinement.  That distance is the sup norm of U - W^phi for one relabelling phi,
+so it bounds the cut distance from above: a distance <= same_atol certifies
+delta_cut(U, W) <= same_atol.  When the energies agree but that distance is larger (the
+canonical order may fail to align blocks of equal degree and width), the certified upper
+bound of :func:`~graphonflow.cut_distance` decides instead.
 
 **Parallel runs.**  With ``workers > 1`` the flows run in a
 :class:`concurrent.futures.ProcessPoolExecutor`; the starts are drawn in the parent first,
 starts and end states travel as plain arrays, and each flow is the same deterministic
 computation as in a serial run, so the results are bit-identical to ``workers=1`` (a test
 checks this).  F and the flow options must be picklable for that (library functionals are;
-a :class:`~graphonflow.Custom` term built from lambdas is not).
+a :class:`~graphonflow.Custom` term built from lambdas is not).  The workers start by "fork"
+where the platform has it and numba's threading layer is not GNU OpenMP, else by "spawn",
+which needs the calling script's top level under ``if __name__ == "__main__":``
+(``mp_context`` chooses).
 
 Examples
 --------
@@ -278,7 +284,7 @@ def _make_starts(F, m, starts, n_random, levels, rng, box, margin):
                 out.append(("two-block bipartite", np.where(side[:, None] != side[None, :], b, a), None))
                 out.append(("two-block clique", np.where(side[:, None] & side[None, :], b, a), None))
             else:
-                if n_random < 0 or int(n_random) != n_random:
+                if not isinstance(n_random, (int, np.integer)) or isinstance(n_random, bool) or n_random < 0:
                     raise ValueError(f"n_random must be a non-negative integer, got {n_random!r}")
                 a, b = lo + margin * span, hi - margin * span
                 for i in range(int(n_random)):
@@ -376,11 +382,14 @@ def multistart(F, *, m=None, starts=START_FAMILIES, n_random=4, levels=(0.1, 0.5
     """
     if "t1" not in flow_kwargs:
         raise TypeError("multistart needs t1= (and a step dt= or a tolerance rtol=), passed on to flow()")
+    def _count(x):
+        return isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 1
+
     if m is not None:
-        if isinstance(m, bool) or int(m) != m or m < 1:
+        if not _count(m):
             raise ValueError(f"m must be a positive integer, got {m!r}")
         m = int(m)
-    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+    if not _count(workers):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     workers = int(workers)
     lv = [float(c) for c in np.atleast_1d(np.asarray(levels, dtype=np.float64))]

@@ -55,11 +55,12 @@ eigenvalue) Hessian and a backtracking line search, the multiplier updated by
 :math:`\lambda \leftarrow \max(0, \lambda - \mu g)`, and the result polished by Newton's
 method on the KKT system :math:`\tfrac12 h_p'(B) = \lambda\,Dg(B)`, :math:`g = 0`.  The L2
 gradients of t(H, .) are exact (:class:`~graphonflow.HomWorkspace`); their derivatives are
-central differences.  Each run then states its KKT residual, its feasibility and whether the
-reduced Hessian of the Lagrangian is positive definite (a strict local minimum).  Gradient
-flows of the same augmented Lagrangian reach the same points, but a two-block hub of width
-1e-4 is stiff for them (some thousand steps per unit of graphon time), so the package solves
-the KKT system directly.
+forward differences in the Newton steps and central ones in the final curvature check.  Each
+run then states its KKT residual, its feasibility and whether the reduced Hessian of the
+Lagrangian is positive definite (a strict local minimum).  Gradient flows of the same
+augmented Lagrangian reach the same points, but a narrow hub makes them stiff (the penalty's
+curvature caps the step size while the slow directions need long times), so the package
+solves the KKT system directly.
 
 References
 ----------
