@@ -248,3 +248,12 @@ def test_ensemble_of_finite_n_runs_tracks_the_limit_and_distances_shrink_with_n(
                              cells=200)
     assert np.all(conv.w1_mean[1].mean() < conv.w1_mean[0].mean())
     assert conv.rate_w1[0] < 0 and np.isfinite(conv.rate_w1_se[0])
+
+
+def test_branch_free_sine_and_cosine():
+    from graphonflow.noisy._kernels import _sincos2pi
+
+    v = np.concatenate([np.linspace(0, 1, 4001, endpoint=False), [0.125, 0.375, 0.625, 0.875, 1 - 2**-53]])
+    got = np.array([_sincos2pi(x) for x in v])
+    np.testing.assert_allclose(got[:, 0], np.cos(2 * np.pi * v), rtol=0, atol=4e-16)
+    np.testing.assert_allclose(got[:, 1], np.sin(2 * np.pi * v), rtol=0, atol=4e-16)

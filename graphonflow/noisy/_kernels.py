@@ -2,19 +2,22 @@
 
 Normals
 -------
-Every normal variate is a pure function of (key, step, entry): the Philox4x32-10 block cipher
+Every normal variate is a pure function of (key, step, entry).  Entries come in pairs: entry
+l = i n + j (i <= j) belongs to the counter c = floor(l / 2), and the Philox4x32-10 block cipher
 (Salmon, Moraes, Dror, Shaw, SC'11) encrypts the 128-bit counter
 
-    (l mod 2^32, l div 2^32, s mod 2^32, s div 2^32),   l = i n + j (i <= j),  s = the step index,
+    (c mod 2^32, c div 2^32, s mod 2^32, s div 2^32),   s = the step index,
 
-under the 64-bit key, and the four output words x0..x3 give two 53-bit uniforms
+under the 64-bit key.  The four output words x0..x3 give two 53-bit uniforms
 
     u1 = ((x0 >> 5) 2^26 + (x1 >> 6) + 1) 2^-53  in (0, 1],
     u2 = ((x2 >> 5) 2^26 + (x3 >> 6)) 2^-53      in [0, 1),
 
-and one normal by Box--Muller, z = sqrt(-2 log u1) cos(2 pi u2).  No state is carried between
-entries, so the draws do not depend on how the loop is split among threads, and a step can be
-recomputed alone.
+and Box--Muller gives two independent normals, sqrt(-2 log u1) cos(2 pi u2) for the even entry
+and sqrt(-2 log u1) sin(2 pi u2) for the odd one.  The log is the branch-free one of
+:mod:`graphonflow._vecmath` and the sine and cosine are branch-free polynomials, so the loop over
+a row segment vectorises.  No state is carried between entries, so the draws do not depend on
+how the loop is split among threads, and a step can be recomputed alone.
 
 Each kernel has a NumPy twin (``*_ref``) that the tests compare it with.
 """
@@ -27,6 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._kernels import PARALLEL_MIN, TILE, _bounds, _check, _grad_segment, _scalars, _segment_sum, _store_segment, _tiles
+from .._vecmath import vlog
 
 __all__ = ["philox4x32", "philox_normal", "noisy_euler_step", "noisy_euler_step_reference"]
 
@@ -54,13 +58,71 @@ def _philox(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
-@njit(cache=True, inline="always")
-def _normal(l, s, k0, k1):
-    """The standard normal of entry l at step s (uint64 l, s; key words k0, k1)."""
-    x0, x1, x2, x3 = _philox(l & _MASK, l >> _S32, s & _MASK, s >> _S32, k0, k1)
+_HALF_PI = 0.5 * math.pi
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _sincos2pi(v):
+    """(cos 2 pi v, sin 2 pi v) for v in [0, 1), branch-free (LLVM can vectorise it): v = (k + r)/4 with k the
+    nearest quarter turn and |r| <= 1/2 (both exact), then Taylor polynomials of sin and cos on
+    |a| <= pi/4, a = r pi/2 (truncation below 2e-19), and the quadrant's swap and sign."""
+    y = 4.0 * v
+    k = np.floor(y + 0.5)
+    a = (y - k) * _HALF_PI
+    z = a * a
+    c = 1.0 / 6402373705728000.0  # cos: 1 - z/2! + ... - z^9/18!
+    c = -c * z + 1.0 / 20922789888000.0
+    c = -c * z + 1.0 / 87178291200.0
+    c = -c * z + 1.0 / 479001600.0
+    c = -c * z + 1.0 / 3628800.0
+    c = -c * z + 1.0 / 40320.0
+    c = -c * z + 1.0 / 720.0
+    c = -c * z + 1.0 / 24.0
+    c = -c * z + 0.5
+    c = -c * z + 1.0
+    sn = 1.0 / 121645100408832000.0  # sin: a (1 - z/3! + ... + z^8/17!)
+    sn = -sn * z + 1.0 / 355687428096000.0
+    sn = -sn * z + 1.0 / 1307674368000.0
+    sn = -sn * z + 1.0 / 6227020800.0
+    sn = -sn * z + 1.0 / 39916800.0
+    sn = -sn * z + 1.0 / 362880.0
+    sn = -sn * z + 1.0 / 5040.0
+    sn = -sn * z + 1.0 / 120.0
+    sn = -sn * z + 1.0 / 6.0
+    sn = a * (-sn * z + 1.0)
+    q = np.int64(k) & 3  # (cos, sin)(q pi/2 + a) = (c, s), (-s, c), (-c, -s), (s, -c)
+    odd = (q & 1) == 1
+    cv = sn if odd else c
+    sv = c if odd else sn
+    cv = -cv if (q == 1) | (q == 2) else cv
+    sv = -sv if q >= 2 else sv
+    return cv, sv
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _normal_pair(c, s, k0, k1):
+    """The two standard normals of counter c at step s (uint64 c, s; key words k0, k1): Box--Muller
+    sqrt(-2 log u1) (cos 2 pi u2, sin 2 pi u2) with the branch-free log and sine/cosine."""
+    x0, x1, x2, x3 = _philox(c & _MASK, c >> _S32, s & _MASK, s >> _S32, k0, k1)
     u1 = (np.float64(x0 >> np.uint64(5)) * 67108864.0 + np.float64(x1 >> np.uint64(6)) + 1.0) * _TWO53
     u2 = (np.float64(x2 >> np.uint64(5)) * 67108864.0 + np.float64(x3 >> np.uint64(6))) * _TWO53
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(_TWOPI * u2)
+    r = math.sqrt(-2.0 * vlog(u1))
+    cv, sv = _sincos2pi(u2)
+    return r * cv, r * sv
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _fill_normals(zz, base, nj, s, k0, k1):
+    """zz[k] = the normal of entry base + k, k < nj (entry l is the cosine (l even) or the sine
+    (l odd) variate of counter l >> 1); returns the offset o with entry base + k at zz[k + o]."""
+    one = np.uint64(1)
+    c0 = base >> one
+    nc = ((base + np.uint64(nj) - one) >> one) - c0 + one
+    for c in range(np.int64(nc)):
+        a, b = _normal_pair(c0 + np.uint64(c), s, k0, k1)
+        zz[2 * c] = a
+        zz[2 * c + 1] = b
+    return np.int64(base & one)
 
 
 @njit(cache=True)
@@ -75,8 +137,11 @@ def _philox_block(ctr, key):  # pragma: no cover - compiled
 @njit(cache=True)
 def _normals(ls, s, k0, k1):  # pragma: no cover - compiled
     out = np.empty(ls.shape[0])
+    one = np.uint64(1)
     for q in range(ls.shape[0]):
-        out[q] = _normal(np.uint64(ls[q]), np.uint64(s), np.uint64(k0), np.uint64(k1))
+        l = np.uint64(ls[q])
+        a, b = _normal_pair(l >> one, np.uint64(s), np.uint64(k0), np.uint64(k1))
+        out[q] = a if (l & one) == 0 else b
     return out
 
 
@@ -116,10 +181,12 @@ def philox_normal_reference(entries, step, key):
     """NumPy twin of :func:`philox_normal` (vectorised Philox4x32-10 and Box--Muller)."""
     k0, k1 = (np.uint64(v) for v in _key_words(key))
     ls = np.asarray(entries, dtype=np.uint64).ravel()
+    odd = (ls & np.uint64(1)).astype(bool)
+    cs = ls >> np.uint64(1)
     s = np.uint64(int(step))
-    c0, c1 = ls & _MASK, ls >> _S32
-    c2 = np.full_like(ls, s & _MASK)
-    c3 = np.full_like(ls, s >> _S32)
+    c0, c1 = cs & _MASK, cs >> _S32
+    c2 = np.full_like(cs, s & _MASK)
+    c3 = np.full_like(cs, s >> _S32)
     with np.errstate(over="ignore"):
         for _ in range(10):
             p0 = _M0 * c0
@@ -131,7 +198,8 @@ def philox_normal_reference(entries, step, key):
             k1 = (k1 + _W1) & _MASK
     u1 = ((c0 >> np.uint64(5)).astype(np.float64) * 67108864.0 + (c1 >> np.uint64(6)).astype(np.float64) + 1.0) * _TWO53
     u2 = ((c2 >> np.uint64(5)).astype(np.float64) * 67108864.0 + (c3 >> np.uint64(6)).astype(np.float64)) * _TWO53
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWOPI * u2)
+    r = np.sqrt(-2.0 * np.log(u1))
+    return np.where(odd, r * np.sin(_TWOPI * u2), r * np.cos(_TWOPI * u2))
 
 
 # ------------------------------------------------------------------ the noisy Euler pass
@@ -141,6 +209,7 @@ def _noisy_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, sigma, reflect, s, k0,
     n = np.uint64(B.shape[0])
     gb = np.empty(ts)
     xb = np.empty(ts)
+    zz = np.empty(ts + 2)
     qb = np.empty(ts)
     fb = np.empty(ts, dtype=np.bool_)
     part = 0.0
@@ -149,15 +218,16 @@ def _noisy_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, sigma, reflect, s, k0,
         nj = j1 - js
         Bi = B[i, js:j1]
         _grad_segment(Bi, G[i, js:j1], nj, gscale, alpha, beta, lo, hi, gb, qb, fb)
-        base = np.uint64(i) * n + np.uint64(js)
-        for k in range(nj):
-            x = (np.float64(Bi[k]) - dt * gb[k]) + sigma * _normal(base + np.uint64(k), s, k0, k1)
-            if reflect:
-                if x > hi:
-                    x = 2.0 * hi - x
-                elif x < lo:
-                    x = 2.0 * lo - x
-            xb[k] = min(max(x, lo), hi)
+        o = _fill_normals(zz, np.uint64(i) * n + np.uint64(js), nj, s, k0, k1)
+        if reflect:
+            for k in range(nj):
+                x = (np.float64(Bi[k]) - dt * gb[k]) + sigma * zz[k + o]
+                x = 2.0 * hi - x if x > hi else x
+                x = 2.0 * lo - x if x < lo else x
+                xb[k] = min(max(x, lo), hi)
+        else:
+            for k in range(nj):
+                xb[k] = min(max((np.float64(Bi[k]) - dt * gb[k]) + sigma * zz[k + o], lo), hi)
         _store_segment(out, i, js, xb, nj)
         part += w[i] * _segment_sum(w, qb, js, nj, diag)
     return part
