@@ -293,7 +293,13 @@ def lz_boundary(H, p) -> LZBoundary:
         return (float(_hp_logit(y2, p)) - m * u2**d) - (float(_hp_logit(y1, p)) - m * u1**d)
 
     m_lo, m_hi = s(yb), s(ya)
-    m = brentq(gap, m_lo * (1 + 1e-15), m_hi * (1 - 1e-15), xtol=1e-16, rtol=1e-15)
+    try:
+        m = brentq(gap, m_lo * (1 + 1e-15), m_hi * (1 - 1e-15), xtol=1e-16, rtol=1e-15)
+    except ValueError:  # the two slopes agree to rounding: no bracket left
+        raise ValueError(
+            f"lz_boundary: p = {p!r} is within {abs(1 - p / pc):.1e} (relative) of p_d = {pc!r}, where the band "
+            f"shrinks to the point u = {ustar:g}; it is too narrow to resolve in double precision"
+        ) from None
     u1 = float(_sigmoid(y_of(m, y_lo, ya)))
     u2 = float(_sigmoid(y_of(m, yb, y_hi)))
     dl, dh = (u1 / p) ** e - 1.0, (u2 / p) ** e - 1.0
@@ -490,7 +496,7 @@ def _kkt_polish(prob, z, lam, maxit=20, tol=1e-13):
 def _second_order(prob, z, lam):
     """Smallest eigenvalue of the Lagrangian's Hessian on the tangent space of the constraint
     (free entries, block metric); > 0 means a strict local minimum."""
-    g, Dg = prob.g(z)
+    _, Dg = prob.g(z)
     free = ~_held(z, 0.5 * (z - prob.lp) - lam * Dg)
     n = int(free.sum())
     if n <= 1:
@@ -615,7 +621,6 @@ FAMILIES = ("hub", "clique")
 
 
 def _solve(prob, B0, r, kappa=10.0, max_outer=40):
-    p = prob.p
     z = prob.z_of(np.clip(B0, 1e-12, 1 - 1e-12))
     lam = r * (_logit(r) - prob.lp) / 2.0  # the multiplier of the constant solution
     mu = mu0 = kappa * r / (2.0 * (1.0 - r))  # penalty curvature = kappa x that of I_p at r
@@ -785,7 +790,7 @@ def upper_tail(H, p, delta, *, widths=None, families=FAMILIES, levels=None, star
     if refine and best is not None and best.rate < const_rate * (1 - rtol):
         i = runs.index(best)
         _, B0, w, fam, b, s = plan[i]
-        if fam is not None and len(widths) > 1:
+        if fam is not None:
             j = widths.index(s)
             a_lo = math.log(widths[j - 1]) if j > 0 else math.log(s) - 3.0
             a_hi = math.log(widths[j + 1]) if j + 1 < len(widths) else min(math.log(s) + 1.0, math.log(0.999))

@@ -7,12 +7,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-import graphonflow as gf  # noqa: E402
-from graphonflow.plotting import plot_energy, plot_graphon, plot_snapshots  # noqa: E402
+import graphonflow as gf
+from graphonflow.plotting import plot_energy, plot_graphon, plot_snapshots
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_energy_line_is_the_saved_energies(res):
 
 
 def test_log_time_keeps_t0_and_grad_norms_go_on_a_second_axis(res):
-    fig, ax0 = plt.subplots()
+    _, ax0 = plt.subplots()
     ax = plot_energy(res, ax=ax0, log_time=True, grad_norm=True)
     assert ax is ax0 and ax.get_xscale() == "symlog"
     assert ax.lines[0].get_xdata()[0] == 0.0

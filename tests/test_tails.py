@@ -92,6 +92,9 @@ def test_lz_rejects_irregular_patterns_and_bad_p():
         lz_boundary("E2", 0.1)
     with pytest.raises(ValueError, match=r"p must lie in \(0, 1\), got 1.5"):
         lz_boundary("K3", 1.5)
+    pc = 1 / (1 + math.e**2)
+    with pytest.raises(ValueError, match=r"of p_d = 0.1192.*too narrow to resolve in double precision"):
+        lz_boundary("K3", pc * (1 - 1e-13))
 
 
 # ------------------------------------------------------------------ the solver
@@ -195,8 +198,8 @@ def test_irregular_patterns_are_solved_without_a_boundary():
 
 @pytest.mark.parametrize("kwargs,message", [
     (dict(H="K3", p=0.05, delta=0.0), "delta must be finite and > 0, got 0.0"),
-    (dict(H="K3", p=0.5, delta=8.0), r"the target \(1 \+ delta\) p\^3 = 1.125 is >= 1, which no graphon other "
-                                     r"than W = 1 reaches; need delta < p\^-3 - 1 = 7"),
+    (dict(H="K3", p=0.5, delta=8.0), (r"the target \(1 \+ delta\) p\^3 = 1.125 is >= 1, which no graphon other "
+                                      r"than W = 1 reaches; need delta < p\^-3 - 1 = 7")),
     (dict(H="E3", p=0.5, delta=1.0), "H = E3 has no edges"),
     (dict(H="K3", p=0.05, delta=1.0, widths=[0.0]), r"widths must lie in \(0, 1\), got 0.0"),
     (dict(H="K3", p=0.05, delta=1.0, families=["star"]), r"families must be among \('hub', 'clique'\), got 'star'"),
