@@ -38,7 +38,7 @@ import graphonflow as gf
 
 T1 = 250.0  # 2.5e6 steps of 1e-4
 PUBLISHED = dict(same=0.06, cross=0.97, sides=(0.44, 0.56))
-NOISE_SCAN = (0.15, 0.2, 0.25, 0.3, 0.35)
+NOISE_SCAN = (0.15, 0.175, 0.2, 0.225, 0.25)
 F = gf.HomDensity("K3") - gf.HomDensity("K2")
 
 
@@ -92,17 +92,18 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=256, help="grid size (default 256)")
     ap.add_argument("--t1", type=float, default=T1, help="final graphon time (default 250)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the noise")
-    ap.add_argument("--quick", action="store_true", help="n = 48, t1 = 20, tau = 1e-3 (a smoke test)")
+    ap.add_argument("--quick", action="store_true", help="n = 32, t1 = 10, tau = 2e-3, 16 blocks (a smoke test)")
     args = ap.parse_args(argv)
     if args.quick:
-        args.n, args.t1, args.tau = 48, 20.0, 1e-3
+        args.n, args.t1, args.tau = 32, 10.0, 2e-3
+    m = 16 if args.quick else 32
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     scan = (0.25,) if args.quick and args.noise is None else NOISE_SCAN
     if args.noise is None:
-        rows, s = calibrate(scan, m=16 if args.quick else 32, t1=args.t1)
-        print("calibration: the McKean-Vlasov limit from the 32-block average, final sides and means")
+        rows, s = calibrate(scan, m=m, t1=args.t1)
+        print(f"calibration: the McKean-Vlasov limit from the {m}-block average, final sides and means")
         for r in rows:
             print(f"  s = {r['noise']:.2f}: sides {r['sides'][0]:.2f}/{r['sides'][1]:.2f}, same-side {r['same']:.3f}, "
                   f"cross-side {r['cross']:.3f} ({r['wall']:.1f} s)")
@@ -120,7 +121,9 @@ def main(argv=None):
           f"({wall:.0f} s)")
     print(f"  sides {fr[0]:.2f}/{fr[1]:.2f}, same-side mean {same:.3f}, cross-side mean {cross:.3f}, "
           f"F = {run.energy:.4f}")
-    lim = gf.mckean_vlasov(F, gf.block_average(ring, 32), t1=args.t1, noise=s, dt=0.05, cells=200, save_at=save)
+    # the limit is cheap: save it densely, for smooth quantile bands
+    lim = gf.mckean_vlasov(F, gf.block_average(ring, m), t1=args.t1, noise=s, dt=0.05, cells=200,
+                           save_at=sorted(set(save) | set(np.linspace(0.0, args.t1, 61).tolist())))
     lmask, lfr, lsame, lcross = sides(lim.means[-1], lim.widths)
     print(f"  limit: sides {lfr[0]:.2f}/{lfr[1]:.2f}, same-side mean {lsame:.3f}, cross-side mean {lcross:.3f}, "
           f"F = {lim.energies[-1]:.4f}")
@@ -142,7 +145,7 @@ def _figure(path, run, lim, mask, lmask):
 
     order = np.argsort(~mask, kind="stable")
     lorder = np.argsort(~lmask, kind="stable")
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.2))
     im = axes[0].imshow(run.W[np.ix_(order, order)], vmin=0, vmax=1, cmap="viridis")
     axes[0].set_title(f"noisy SGD, n = {run.W.shape[0]}, t = {run.t:g}\n(vertices sorted by side)")
     fig.colorbar(im, ax=axes[0], fraction=0.046)

@@ -119,3 +119,12 @@ def test_seed_figures(tmp_path):
     assert res.energy == pytest.approx(-24 / 49, abs=1e-9)
     assert set(np.unique(res.W)) == {0.0, 1.0} and not np.diag(res.W).any()
     assert (tmp_path / "seed_figures.png").stat().st_size > 1000
+
+
+def test_noisy_mantel(tmp_path):
+    out = load("noisy_mantel").main(["--out", str(tmp_path), "--quick", "--noise", "0.15"])
+    assert out["steps"] == 5000 and out["noise"] == 0.15
+    # at s = 0.15 the limit breaks the symmetry by t = 10: near-empty sides, near-full cross part
+    assert out["limit_same"] < 0.1 and out["limit_cross"] > 0.9
+    assert out["limit_energy"] < -0.45
+    assert (tmp_path / "noisy_mantel.png").stat().st_size > 1000
