@@ -175,6 +175,13 @@ def test_k4_upper_band_end_is_0989_at_p_tenth():
         assert upper_tail("K4", 0.1, lz.delta_of(r), families=["hub"], levels=(0.9989, 0.9989)).symmetric
 
 
+def test_the_audits_triangle_case_just_past_the_boundary():
+    """p = 0.1, delta = 14.75 (r = 1.0028 u_-): the old best_two_block died on an AssertionError."""
+    res = upper_tail("K3", 0.1, 14.75)
+    assert not res.lz.is_symmetric(14.75) and not res.symmetric
+    assert 0 < res.gain < 1e-5 and res.best.local_min and res.best.constraint >= -1e-12
+
+
 def test_runs_record_starts_and_user_starts_of_any_size():
     B = np.array([[0.9, 0.9, 0.2], [0.9, 0.3, 0.1], [0.2, 0.1, 0.1]])
     res = upper_tail("K3", 0.05, 3.0, widths=[1e-4], families=["hub"], refine=False,
