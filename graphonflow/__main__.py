@@ -264,7 +264,7 @@ def _cmd_run(args, out=None):
               f"lower bounds (± one standard error); resolved where upper/lower <= {RESOLVED_RATIO:g}:", file=out)
         for k, t in enumerate(s.times):
             q = s.bracket_ratio[k]
-            if not q == q:
+            if math.isnan(q):
                 verdict = "no fit"
             else:
                 verdict = ("resolved" if s.rate_resolved[k] else "UNRESOLVED") + \

@@ -276,7 +276,7 @@ def rate_text(r, se, digits=3):
 
 def resolved_text(ok, ratio):
     """``"resolved (ratio 1.4)"`` or ``"UNRESOLVED (ratio 77)"``; ``"no fit"`` without a rate."""
-    if ratio is None or not (ratio == ratio):
+    if ratio is None or math.isnan(ratio):
         return "no fit"
     q = "inf" if math.isinf(ratio) else format(ratio, ".3g")
     return f"resolved (ratio {q})" if ok else f"UNRESOLVED (ratio {q})"

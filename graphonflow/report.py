@@ -287,7 +287,7 @@ def _rate_cell(r, se):
 
 
 def _ratio_cell(q, ok):
-    if q is None or not (q == q):
+    if q is None or math.isnan(q):
         return "n/a"
     text = "&infin;" if math.isinf(q) else f"{q:.3g}"
     return f"{text} (resolved)" if ok else f"<b>{text} (unresolved)</b>"

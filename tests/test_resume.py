@@ -191,7 +191,7 @@ def _partial_from_a_failed_run(d, name, monkeypatch, after=3):
 
 
 def test_another_study_in_the_way_and_restart(files, monkeypatch, capsys):
-    d, ref = files
+    d, _ = files
     kept = _partial_from_a_failed_run(d, "other", monkeypatch)
     assert len((kept / "checkpoint.jsonl").read_text().splitlines()) == 3
     changed = st.load_config(d / "tiny.toml").as_dict()
