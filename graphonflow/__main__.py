@@ -258,6 +258,9 @@ def _cmd_run(args, out=None):
     if res.resumed_from is not None:
         print(f"  resumed from {res.resumed_from}: {len(res.restored)} finished flows reused, "
               f"{len(res.computed)} computed", file=out)
+    if cfg.noise is not None:
+        _print_noisy(cfg, res, out)
+        return 0
     print(f"  integrator: {cfg.integrator_text()}", file=out)
     for f, s in zip(fs, res.studies):
         print(f"  {f['label']}: cut distance to the limit ~ n^r, least-squares exponents of the upper and the "
@@ -295,6 +298,23 @@ def main(argv=None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush then succeeds
         return 1
+
+
+def _print_noisy(cfg, res, out):
+    """The summary lines of a noisy study (graphonflow.noisy.study)."""
+    from .convergence import rate_text
+
+    nz = cfg.noise
+    print(f"  noisy SGD: s = {nz['level']:g}, tau = {nz['dt']:g}{', reflected' if nz['reflect'] else ''}; "
+          f"McKean-Vlasov limit on {cfg.resolution} blocks, {nz['cells']} cells, step {nz['limit_dt']:g}", file=out)
+    for s in res.studies:
+        print(f"  {s.label}: distances to the limit ~ n^r (least-squares exponents ± one standard error):", file=out)
+        for k, t in enumerate(s.times):
+            print(f"    t={t:g}: cut distance upper {rate_text(s.fits['rate'][k], s.fits['rate_stderr'][k], 2)}, "
+                  f"lower {rate_text(s.fits['rate_lower'][k], s.fits['rate_lower_stderr'][k], 2)}; "
+                  f"W1 {rate_text(s.w1_fits['rate'][k], s.w1_fits['rate_stderr'][k], 2)}; at n = {s.ns[-1]}: "
+                  f"cut <= {s.upper[-1, :, k].mean():.3g}, W1 {s.w1_mean[-1, :, k].mean():.3g}", file=out)
+    print(f"report: {res.out / 'report.html'}" if cfg.report else f"results: {res.out}", file=out)
 
 
 def _main(argv=None) -> int:

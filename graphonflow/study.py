@@ -178,7 +178,8 @@ GRAPHONS = {
     "complete_bipartite": _lib.complete_bipartite,
 }
 TERMS = ("hom", "edge", "entropy", "rate")
-TOP_KEYS = ("title", "t1", "times", "functionals", "initial", "box", "integrator", "reference", "finite", "save")
+TOP_KEYS = ("title", "t1", "times", "functionals", "initial", "box", "integrator", "reference", "finite", "save",
+            "noise")
 
 
 class ConfigError(ValueError):
@@ -252,6 +253,8 @@ class StudyConfig:
     report: bool
     rtol: float = None  # error control: the tolerances (None for fixed steps)
     atol: float = None
+    #: the validated [noise] table of a noisy study (graphonflow.noisy.study), or None
+    noise: dict = None
     base_dir: str = field(default=".", compare=False)
 
     @property
@@ -305,6 +308,7 @@ class StudyConfig:
                 "finite_snapshots": self.finite_snapshots,
                 "report": self.report,
             },
+            **({"noise": dict(self.noise)} if self.noise is not None else {}),
         }
 
 
@@ -509,13 +513,21 @@ def parse_config(data: dict, *, base_dir=".") -> StudyConfig:
             except CostError as exc:
                 _fail(f"functionals[{i}].terms[{j}].pattern", str(exc))
     _check_start(parsed, init, (lo, hi), method, kind, base_dir)
+    noise = None
+    if "noise" in data:  # a noisy study: finite-n noisy SGD against the McKean-Vlasov limit
+        from .noisy.study import parse_noise
+
+        noise = parse_noise(data["noise"], t1, _fail)
+        if gif_frames and "gif_frames" in sv:
+            _fail("save.gif_frames", "a noisy study draws no animation: leave gif_frames out or set it to 0")
+        gif_frames = 0
     _check_sizes(parsed, ns, resolution, times, t1, curve_points, method, dt, "time")
 
     return StudyConfig(
         title=title, t1=t1, times=tuple(times), functionals=tuple(parsed), initial=init, box=(lo, hi),
         method=method, dt=dt, resolution=resolution, ns=tuple(ns), seeds=seeds, kind=kind, seed=seed,
         curve_points=curve_points, gif_frames=gif_frames, finite_snapshots=flags["finite_snapshots"],
-        report=flags["report"], rtol=rtol, atol=atol, base_dir=str(base_dir),
+        report=flags["report"], rtol=rtol, atol=atol, noise=noise, base_dir=str(base_dir),
     )
 
 
@@ -712,7 +724,9 @@ def to_toml(cfg: StudyConfig) -> str:
              f"times = {_toml_value(d['times'])}", f"box = {_toml_value(d['box'])}", ""]
     for f in d["functionals"]:
         lines += ["[[functionals]]", f"label = {_toml_value(f['label'])}", f"terms = {_toml_value(f['terms'])}", ""]
-    for table in ("initial", "integrator", "reference", "finite", "save"):
+    for table in ("initial", "integrator", "reference", "finite", "save", "noise"):
+        if table not in d:
+            continue
         lines.append(f"[{table}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in d[table].items()]
         lines.append("")
@@ -1142,7 +1156,9 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
 
 def _flow_count(cfg) -> int:
     """Flows per functional: two references, the integration check, the finite flows and the
-    animation's two (limit and one finite size)."""
+    animation's two (limit and one finite size); for a noisy study, its finite runs."""
+    if cfg.noise is not None:
+        return len(cfg.ns) * cfg.seeds
     return 3 + len(cfg.ns) * cfg.seeds + (2 if cfg.gif_frames else 0)
 
 
@@ -1183,6 +1199,8 @@ def _prepare_stage(cfg, stage: Path, kept: Path, resume: bool, prog) -> Path:
 
 
 def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: _Store) -> dict:
+    if cfg.noise is not None:
+        return _run_noisy(cfg, stage, prog, t_start, store)
     W0 = cfg.initial_graphon()
     times = np.asarray(cfg.times)
     curve = np.linspace(0.0, cfg.t1, cfg.curve_points)
@@ -1287,6 +1305,34 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: 
 
         write_html(stage, cfg, studies, summary)
     shutil.rmtree(store.dir)  # folded into trajectory.npz
+    os.remove(stage / MANIFEST)
+    return {"studies": tuple(studies), "summary": _jsonable(summary),
+            "wall_time": time.perf_counter() - t_start, "restored": tuple(restored), "computed": tuple(computed)}
+
+
+def _run_noisy(cfg, stage, prog, t_start, store) -> dict:
+    """The noisy study (graphonflow.noisy.study): finite-n noisy SGD against the McKean-Vlasov limit."""
+    from .noisy.study import run_noisy_study, write_noisy_html, write_noisy_report
+
+    (stage / "config.toml").write_text(to_toml(cfg))
+    store.open()
+    try:
+        studies, arrays, fsummaries, restored, computed = run_noisy_study(
+            cfg, cfg.initial_graphon(), prog, store, keep_states=cfg.finite_snapshots)
+    finally:
+        store.close()
+    np.savez_compressed(stage / "trajectory.npz", **arrays)
+    summary = {"title": cfg.title, "config": cfg.as_dict(), "versions": _versions(), "rates": RATES_NOTE,
+               "functionals": fsummaries, "files": {}}
+    if cfg.report:
+        t_fig = time.perf_counter()
+        summary["files"] = write_noisy_report(stage, cfg, studies, summary)
+        summary["figure_wall_time"] = time.perf_counter() - t_fig
+    summary["wall_time"] = time.perf_counter() - t_start
+    (stage / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    if cfg.report:
+        write_noisy_html(stage, cfg, studies, summary)
+    shutil.rmtree(store.dir)
     os.remove(stage / MANIFEST)
     return {"studies": tuple(studies), "summary": _jsonable(summary),
             "wall_time": time.perf_counter() - t_start, "restored": tuple(restored), "computed": tuple(computed)}
@@ -1437,6 +1483,7 @@ def load_study(path) -> LoadedStudy:
         get = {k: arrays.get(p + k, fits[k]) for k in ("rate", "rate_stderr", "rate_lower", "rate_lower_stderr",
                                                         "bracket_ratio", "rate_resolved")}
         funcs.append(LoadedFunctional(label=fs.get("label", cfg.functionals[i][0]), times=arrays[p + "times"], ns=ns,
-                                      lower=lower, upper=upper, delta2_upper=arrays[p + "delta2_upper"],
+                                      lower=lower, upper=upper,
+                                      delta2_upper=arrays.get(p + "delta2_upper", np.full(upper.shape, np.nan)),
                                       summary=fs, **get))
     return LoadedStudy(out=d, config=cfg, summary=summary, functionals=tuple(funcs), arrays=arrays)
