@@ -107,7 +107,7 @@ def main(argv=None):
         for r in rows:
             print(f"  s = {r['noise']:.2f}: sides {r['sides'][0]:.2f}/{r['sides'][1]:.2f}, same-side {r['same']:.3f}, "
                   f"cross-side {r['cross']:.3f} ({r['wall']:.1f} s)")
-        print(f"  chosen s = {s:.2f} (closest to the published same-side {PUBLISHED['same']}, cross {PUBLISHED['cross']})")
+        print(f"  chosen s = {s:g} (closest to the published same-side {PUBLISHED['same']}, cross {PUBLISHED['cross']})")
     else:
         s = args.noise
 
@@ -117,7 +117,7 @@ def main(argv=None):
     run = gf.noisy_flow(F, A0, t1=args.t1, dt=args.tau, noise=s, rng=args.seed, save_at=save)
     wall = time.perf_counter() - t0
     mask, fr, same, cross = sides(run.W)
-    print(f"noisy SGD: n = {args.n}, {run.n_steps} steps of tau = {args.tau:g}, s = {s:.2f}: {run.message} "
+    print(f"noisy SGD: n = {args.n}, {run.n_steps} steps of tau = {args.tau:g}, s = {s:g}: {run.message} "
           f"({wall:.0f} s)")
     print(f"  sides {fr[0]:.2f}/{fr[1]:.2f}, same-side mean {same:.3f}, cross-side mean {cross:.3f}, "
           f"F = {run.energy:.4f}")
