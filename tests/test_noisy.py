@@ -260,3 +260,16 @@ def test_branch_free_sine_and_cosine():
 
     ref = np.array([[float(mpmath.cospi(2 * mpmath.mpf(x))), float(mpmath.sinpi(2 * mpmath.mpf(x)))] for x in v])
     np.testing.assert_allclose(got, ref, rtol=0, atol=3e-16)
+
+
+def test_a_nan_gradient_stops_the_run_with_the_last_finite_state():
+    A = np.full((6, 6), 0.5)
+    calls = []
+
+    def bad(B, rng):
+        calls.append(1)
+        return np.full(B.shape, np.nan) if len(calls) == 3 else np.zeros(B.shape)
+
+    r = noisy_flow(HomDensity("K3"), A, t1=1.0, dt=0.1, noise=0.01, rng=0, grad=bad)
+    assert r.status == "nonfinite" and r.n_steps == 2 and np.isfinite(r.W).all()
+    assert r.t == pytest.approx(0.2) and "non-finite" in r.message

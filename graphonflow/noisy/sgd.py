@@ -220,8 +220,10 @@ def noisy_flow(F, W0, *, t1, dt, noise, rng, saveat=None, save_at=None, save_eve
                     raise ValueError(f"grad(A, rng) must return an array of shape {B.shape}, got {D.shape}")
                 G = np.ascontiguousarray(D, dtype=B.dtype)
                 kw = dict(gscale=1.0, alpha=0.0, beta=0.0, lo=lo, hi=hi)
-            noisy_euler_step(B, G, w, h, sigma, key=key, step=k, reflect=reflect, out=Bn, **kw)
-            if not np.isfinite(Bn).all():
+            _, pg2 = noisy_euler_step(B, G, w, h, sigma, key=key, step=k, reflect=reflect, out=Bn, **kw)
+            # a NaN in the gradient makes the pass's squared speed NaN (the clip keeps everything
+            # else finite), so this replaces a pass over the state, as in the deterministic driver
+            if not math.isfinite(pg2):
                 status, info = Status.NONFINITE, dict(what="non-finite gradient or state", t=t, hint="")
                 break
             B, Bn = Bn, B
