@@ -374,6 +374,9 @@ def convergence_study(
     check_integration: bool = False,
     check_time_step: bool = False,
     restore=None,
+    client=None,
+    workers=None,
+    cluster_progress=None,
 ) -> ConvergenceStudy:
     r"""Measure how fast finite-n gradient flows approach their graphon limit in cut distance.
 
@@ -454,6 +457,18 @@ def convergence_study(
         the reference, in the norm of the brackets.
     check_time_step : bool
         The older name of ``check_integration``.
+    client : dask.distributed.Client, optional
+        Run the study on this cluster: every reference and finite flow is one task, the
+        brackets of each finite flow another one, and the results equal the serial run's bit
+        for bit (each flow draws from its own stream and runs under this process's BLAS and
+        Numba thread counts, :mod:`graphonflow.cluster.sweep`).  ``on_flow`` and ``progress``
+        are called here, in this process, as tasks finish (not in the order of the serial
+        run); ``flow_progress`` is not used.  Needs the ``cluster`` extra.
+    workers : int, optional
+        Instead of ``client``: start a local cluster of this many worker processes for the
+        duration of the call.
+    cluster_progress : callable(label, done, total), optional
+        With a cluster: called after each finished task.
 
     Returns
     -------
@@ -476,6 +491,29 @@ def convergence_study(
     convergence, continuity equations, J. Theor. Probab. 37 (2024), arXiv:2111.09459.
     """
     t_start = time.perf_counter()
+    plan = make_plan(F, W0, ns, t1, times=times, seeds=seeds, dt=dt, rtol=rtol, atol=atol, integrator=integrator,
+                     resolution=resolution, kind=kind, rng=rng, box=box, cut_options=cut_options,
+                     curve_times=curve_times, keep_states=keep_states,
+                     check=bool(check_integration or check_time_step))
+    hooks = _Hooks(progress, on_flow, restore)
+    if client is not None or workers is not None:
+        from .cluster.sweep import cluster_client
+
+        with cluster_client(client, workers) as cl:
+            job = _ClusterStudy(plan, cl, hooks)
+            run_cluster_jobs(cl, [job], task_done=cluster_progress)
+            outcomes = job.outcomes()
+    else:
+        outcomes = _run_serial(plan, hooks, flow_progress)
+    return _assemble(plan, outcomes, t_start)
+
+
+def make_plan(F, W0, ns, t1, *, times=None, seeds=1, dt=None, rtol=None, atol=None, integrator=None, resolution=128,
+              kind="weighted", rng=None, box=(0.0, 1.0), cut_options=None, curve_times=None, keep_states=False,
+              check=False):
+    """Validate the arguments of :func:`convergence_study` (same meaning) and fix what every flow
+    of the study needs, its seed included (one number drawn from ``rng``).  Internal: run_study
+    plans several studies before running them together on a cluster."""
     ns = np.asarray(sorted(int(n) for n in ns))
     if ns.size == 0 or ns[0] < 2:
         raise ValueError("ns must hold graph sizes >= 2")
@@ -504,7 +542,6 @@ def convergence_study(
     integ = get_integrator(("dp54" if error_control else "prox") if integrator is None else integrator)
     # a registered name builds a fresh integrator for every flow; an Integrator object is passed on
     integ_arg = integ.name if integrator is None or isinstance(integrator, str) else integrator
-    check = bool(check_integration or check_time_step)
     if error_control:
         if not integ.has_error_estimate:
             raise ValueError(
@@ -545,177 +582,261 @@ def convergence_study(
     # its own stream: the samples do not depend on how much randomness the cut-norm method
     # used, so studies with the same seed share their samples whatever the functional
     base = int(as_rng(rng).integers(2**63))
-    cut_options = dict(cut_options or {})
-    report = progress or (lambda s: None)
-    checkpoint = on_flow or (lambda label, data: None)
-    lookup = restore or (lambda label: None)
-    restored = []
+    plan = _Plan(
+        F=F, W0=W0, ns=ns, seeds=int(seeds), t1=t1, times=times, ctimes=ctimes, measured=measured,
+        measured_set=measured_set, t_tol=t_tol, base=base, how=how, check_how=check_how, check=check,
+        check_text=check_text, check_label=check_label, integ_arg=integ_arg, integ_name=integ.name, box=box,
+        kind=kind, resolution=int(resolution), cut_options=dict(cut_options or {}), keep_states=keep_states,
+        error_control=error_control, rtol=rtol, atol=atol, dt=dt,
+    )
+    return plan
 
-    def slot(t):
+
+# --------------------------------------------------------------------------- the work of a study
+class _Plan:
+    """What every flow of a study needs (validated by :func:`convergence_study`); picklable, so
+    that cluster tasks receive it whole."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+    def slot(self, t):
         """The index of saved time t in ctimes, or None (the always-saved t = 0 of a flow whose
         save times do not include it)."""
-        j = int(np.argmin(np.abs(ctimes - t)))
-        return j if abs(ctimes[j] - t) <= t_tol else None
+        j = int(np.argmin(np.abs(self.ctimes - t)))
+        return j if abs(self.ctimes[j] - t) <= self.t_tol else None
 
-    def run(B0, label, kw=how):
-        """Run one flow, or take it from ``restore``: a dict with the flow's saved curves,
-        status, message, controller, wall time and its states at ``times``."""
+    def start(self, j):
+        """The reference's initial step graphon: j = 0 on ``resolution`` blocks, j = 1 on twice as many."""
+        m = (1, 2)[j] * self.resolution
+        W0 = self.W0
+        return W0 if (isinstance(W0, StepGraphon) and W0.m == m) else block_average(W0, m)
+
+    def ref_label(self, j):
+        return f"reference m={(1, 2)[j] * self.resolution}"
+
+    def check_label_full(self):
+        return f"reference m={self.resolution} {self.check_label}"
+
+    def finite_labels(self):
+        """((i, n), s, label) for every finite flow, in the order of the serial run."""
+        return [((i, int(n)), s, f"n={n} seed {s}") for i, n in enumerate(self.ns) for s in range(self.seeds)]
+
+
+class _Hooks:
+    """The caller's callbacks (progress lines, checkpoints, restore), with do-nothing defaults."""
+
+    def __init__(self, progress, on_flow, restore):
+        self.report = progress or (lambda s: None)
+        self.checkpoint = on_flow or (lambda label, data: None)
+        self.lookup = restore or (lambda label: None)
+
+
+def _run_flow(plan, B0, label, kw, bar=None):
+    """Run one flow of the study: a dict with its saved curves, status, message, controller, wall
+    time and its states at the measured times (``restored`` None)."""
+    tf = time.perf_counter()
+
+    def keep_measured(t, B):  # states only at the measured times, curves everywhere
+        return np.array(B, dtype=np.float64) if plan.slot(t) in plan.measured_set else None
+
+    try:
+        r = flow(plan.F, B0, t1=plan.t1, integrator=plan.integ_arg, box=plan.box, save_at=plan.ctimes,
+                 save_fn=keep_measured, progress=bar, **kw)
+    finally:
+        if bar is not None and hasattr(bar, "close"):
+            bar.close()
+    if not r.success:
+        raise RuntimeError(f"a flow in the convergence study ({label}) failed: {r.message}")
+    # the saved times, by time: t = 0 is always saved, whether or not ctimes holds it
+    rows = {}
+    for i, t in enumerate(r.times):
+        j = plan.slot(t)
+        if j is not None:
+            rows.setdefault(j, i)
+    missing = [float(plan.ctimes[j]) for j in range(len(plan.ctimes)) if j not in rows]
+    if missing:
+        raise RuntimeError(f"{label}: the flow did not save at t = {', '.join(f'{t:g}' for t in missing)}")
+    idx = [rows[j] for j in range(len(plan.ctimes))]
+    return dict(
+        restored=None, states=[r.states[rows[j]] for j in plan.measured],
+        times=np.asarray(r.times)[idx], energies=np.asarray(r.energies)[idx],
+        grad_norms=np.asarray(r.grad_norms)[idx], status=r.status, message=r.message,
+        controller=r.controller, wall_time=time.perf_counter() - tf,
+    )
+
+
+def _restored_outcome(rec):
+    """A flow's outcome from its checkpoint record (as ``on_flow`` received it)."""
+    return dict(restored=rec, states=[np.asarray(B, dtype=np.float64) for B in rec.get("states", [])],
+                times=np.asarray(rec["times"], dtype=float), energies=np.asarray(rec["energies"], dtype=float),
+                grad_norms=np.asarray(rec["grad_norms"], dtype=float), status=Status(rec["status"]),
+                message=rec["message"], controller=rec.get("controller", ""),
+                wall_time=float(rec.get("wall_time", math.nan)))
+
+
+def _checkpoint_data(o, states=True, **extra):
+    return {"times": o["times"], "energies": o["energies"], "grad_norms": o["grad_norms"],
+            "status": o["status"], "message": o["message"], "controller": o["controller"],
+            "wall_time": o["wall_time"], "states": list(o["states"]) if states else [], **extra}
+
+
+def _graphons(states, widths):
+    return [StepGraphon(np.asarray(B, dtype=np.float64), widths) for B in states]
+
+
+def _reference_gaps(plan, o0, o1):
+    """(L2 gap, certified cut-norm gap) between the m- and 2m-block references at every measured time."""
+    r0 = _graphons(o0["states"], plan.start(0).widths)
+    r1 = _graphons(o1["states"], plan.start(1).widths)
+    gap = np.asarray([l2_distance(a, b) for a, b in zip(r0, r1)])
+    cut_gap = np.asarray([cut_norm(a, b, rng=np.random.default_rng([plan.base, 3, k])).upper
+                          for k, (a, b) in enumerate(zip(r0, r1))])
+    return gap, cut_gap
+
+
+def _integration_gap(plan, o0, oc):
+    """The certified cut-norm gap between the m-block reference and its more accurate rerun."""
+    w = plan.start(0).widths
+    r0 = _graphons(o0["states"], w)
+    return np.asarray([
+        cut_norm(a, StepGraphon(np.asarray(B, dtype=np.float64), w), rng=np.random.default_rng([plan.base, 4, k])).upper
+        for k, (a, B) in enumerate(zip(r0, oc["states"]))
+    ])
+
+
+def _brackets(plan, states, o_ref, n, s):
+    """(lower, upper, delta2_upper) of one finite flow against the 2m-block reference."""
+    reference = _graphons(o_ref["states"], plan.start(1).widths)
+    T = len(plan.times)
+    lower, upper, d2 = np.zeros(T), np.zeros(T), np.zeros(T)
+    for k, B in enumerate(states):
+        res = cut_distance(np.asarray(B, dtype=np.float64), reference[k],
+                           rng=np.random.default_rng([plan.base, 2, int(n), s, k]), **plan.cut_options)
+        lower[k], upper[k], d2[k] = res.lower, res.upper, res.delta2_upper
+    return lower, upper, d2
+
+
+def _run_serial(plan, hooks, flow_progress):
+    """Every flow of the study in order, in this process; checkpoints and progress lines as they end."""
+    report, checkpoint, lookup = hooks.report, hooks.checkpoint, hooks.lookup
+    restored = []
+
+    def run(B0, label, kw):
         rec = lookup(label)
         if rec is not None:
             restored.append(label)
             report(f"{label}: restored from the checkpoint ({rec['message']})")
-            return dict(restored=rec, states=[np.asarray(B, dtype=np.float64) for B in rec.get("states", [])],
-                        times=np.asarray(rec["times"], dtype=float), energies=np.asarray(rec["energies"], dtype=float),
-                        grad_norms=np.asarray(rec["grad_norms"], dtype=float), status=Status(rec["status"]),
-                        message=rec["message"], controller=rec.get("controller", ""),
-                        wall_time=float(rec.get("wall_time", math.nan)))
-        tf = time.perf_counter()
+            return _restored_outcome(rec)
         bar = flow_progress(label) if flow_progress is not None else None
+        return _run_flow(plan, B0, label, kw, bar)
 
-        def keep_measured(t, B):  # states only at the measured times, curves everywhere
-            return np.array(B, dtype=np.float64) if slot(t) in measured_set else None
-
-        try:
-            r = flow(F, B0, t1=t1, integrator=integ_arg, box=box, save_at=ctimes,
-                     save_fn=keep_measured, progress=bar, **kw)
-        finally:
-            if bar is not None and hasattr(bar, "close"):
-                bar.close()
-        if not r.success:
-            raise RuntimeError(f"a flow in the convergence study ({label}) failed: {r.message}")
-        # the saved times, by time: t = 0 is always saved, whether or not ctimes holds it
-        rows = {}
-        for i, t in enumerate(r.times):
-            j = slot(t)
-            if j is not None:
-                rows.setdefault(j, i)
-        missing = [float(ctimes[j]) for j in range(len(ctimes)) if j not in rows]
-        if missing:
-            raise RuntimeError(f"{label}: the flow did not save at t = {', '.join(f'{t:g}' for t in missing)}")
-        idx = [rows[j] for j in range(len(ctimes))]
-        return dict(
-            restored=None, states=[r.states[rows[j]] for j in measured],
-            times=np.asarray(r.times)[idx], energies=np.asarray(r.energies)[idx],
-            grad_norms=np.asarray(r.grad_norms)[idx], status=r.status, message=r.message,
-            controller=r.controller, wall_time=time.perf_counter() - tf,
-        )
-
-    def checkpoint_data(o, states=True, **extra):
-        return {"times": o["times"], "energies": o["energies"], "grad_norms": o["grad_norms"],
-                "status": o["status"], "message": o["message"], "controller": o["controller"],
-                "wall_time": o["wall_time"], "states": list(o["states"]) if states else [], **extra}
-
-    statuses = []
-    messages = []
     refs = []
-    ref_curves = None
-    starts = []
-    controller = ""
-    for m in (int(resolution), 2 * int(resolution)):
-        S0 = W0 if (isinstance(W0, StepGraphon) and W0.m == m) else block_average(W0, m)
-        starts.append(S0)
-        label = f"reference m={m}"
-        o = run(S0, label)
-        controller = controller or o["controller"]
-        statuses.append(o["status"])
-        messages.append(o["message"])
-        refs.append([StepGraphon(np.asarray(B, dtype=np.float64), S0.widths) for B in o["states"]])
-        ref_curves = (o["energies"], o["grad_norms"])
+    for j in (0, 1):
+        S0 = plan.start(j)
+        label = plan.ref_label(j)
+        o = run(S0, label, plan.how)
+        refs.append(o)
         if o["restored"] is None:
-            checkpoint(label, checkpoint_data(o, blocks=m))
-            report(f"reference flow on {m} blocks: {o['message']}")
-    gap = np.asarray([l2_distance(a, b) for a, b in zip(refs[0], refs[1])])
-    cut_gap = np.asarray([cut_norm(a, b, rng=np.random.default_rng([base, 3, k])).upper
-                          for k, (a, b) in enumerate(zip(refs[0], refs[1]))])
-    reference = tuple(refs[1])
-    int_gap = None
-    if check:  # the m-block reference again, integrated more accurately, on the same landing times
-        S0 = starts[0]
-        label = f"reference m={S0.m} {check_label}"
-        o = run(S0, label, kw=check_how)
-        if o["restored"] is None:
-            checkpoint(label, checkpoint_data(o, blocks=S0.m))
-        int_gap = np.asarray([
-            cut_norm(a, StepGraphon(np.asarray(B, dtype=np.float64), S0.widths),
-                     rng=np.random.default_rng([base, 4, k])).upper
-            for k, (a, B) in enumerate(zip(refs[0], o["states"]))
-        ])
-        report(f"integration check ({check_text} at {S0.m} blocks): {o['message']}; cut-norm gap <= "
+            checkpoint(label, _checkpoint_data(o, blocks=S0.m))
+            report(f"reference flow on {S0.m} blocks: {o['message']}")
+    gap, cut_gap = _reference_gaps(plan, refs[0], refs[1])
+    check_o, int_gap = None, None
+    if plan.check:  # the m-block reference again, integrated more accurately, on the same landing times
+        S0 = plan.start(0)
+        label = plan.check_label_full()
+        check_o = run(S0, label, plan.check_how)
+        if check_o["restored"] is None:
+            checkpoint(label, _checkpoint_data(check_o, blocks=S0.m))
+        int_gap = _integration_gap(plan, refs[0], check_o)
+        report(f"integration check ({plan.check_text} at {S0.m} blocks): {check_o['message']}; cut-norm gap <= "
                f"{', '.join(f'{g:.2g}' for g in int_gap)}")
+    finite = {}
+    for (i, n), s, label in plan.finite_labels():
+        if lookup(label) is None:  # a restored flow needs no sample
+            A0 = finite_start(plan.W0, n, s, plan.base, plan.kind).matrix
+        else:
+            A0 = None
+        o = run(A0, label, plan.how)
+        keep_this = plan.keep_states and s == 0
+        rec = o["restored"]
+        if rec is not None:
+            o["lower"], o["upper"], o["delta2_upper"] = rec["lower"], rec["upper"], rec["delta2_upper"]
+        else:
+            o["lower"], o["upper"], o["delta2_upper"] = _brackets(plan, o["states"], refs[1], n, s)
+            checkpoint(label, _checkpoint_data(o, states=keep_this, n=int(n), seed=s, lower=o["lower"],
+                                               upper=o["upper"], delta2_upper=o["delta2_upper"]))
+            report(f"n={n} seed {s}: {o['message']}; final bracket [{o['lower'][-1]:.3g}, {o['upper'][-1]:.3g}]")
+        finite[(i, s)] = o
+    return dict(refs=refs, gap=gap, cut_gap=cut_gap, check=check_o, int_gap=int_gap, finite=finite,
+                restored=restored)
 
-    shape = (len(ns), int(seeds), len(times))
+
+def _assemble(plan, out, t_start) -> ConvergenceStudy:
+    """The :class:`ConvergenceStudy` from the outcomes of its flows (however they were run)."""
+    ns, times, seeds = plan.ns, plan.times, plan.seeds
+    refs = out["refs"]
+    statuses = [o["status"] for o in refs]
+    messages = [o["message"] for o in refs]
+    controller = refs[0]["controller"] or refs[1]["controller"]
+    ref_curves = (refs[1]["energies"], refs[1]["grad_norms"])
+    reference = tuple(_graphons(refs[1]["states"], plan.start(1).widths))
+    shape = (len(ns), seeds, len(times))
     lower = np.zeros(shape)
     upper = np.zeros(shape)
     d2 = np.zeros(shape)
     energies = np.zeros(shape)
-    curve_e = np.zeros((len(ns), int(seeds), len(ctimes)))
+    curve_e = np.zeros((len(ns), seeds, len(plan.ctimes)))
     curve_g = np.zeros_like(curve_e)
-    walls = np.zeros((len(ns), int(seeds)))
+    walls = np.zeros((len(ns), seeds))
     kept = {}
-    for i, n in enumerate(ns):
-        for s in range(int(seeds)):
-            label = f"n={n} seed {s}"
-            if lookup(label) is None:  # a restored flow needs no sample
-                A0 = finite_start(W0, n, s, base, kind).matrix
-            else:
-                A0 = None
-            o = run(A0, label)
-            walls[i, s] = o["wall_time"]
-            statuses.append(o["status"])
-            messages.append(o["message"])
-            energies[i, s] = o["energies"][measured]
-            curve_e[i, s] = o["energies"]
-            curve_g[i, s] = o["grad_norms"]
-            keep_this = keep_states and s == 0
-            if keep_this:
-                kept[int(n)] = tuple(o["states"])
-            rec = o["restored"]
-            if rec is not None:
-                lower[i, s] = rec["lower"]
-                upper[i, s] = rec["upper"]
-                d2[i, s] = rec["delta2_upper"]
-                continue
-            for k, B in enumerate(o["states"]):
-                res = cut_distance(np.asarray(B, dtype=np.float64), reference[k],
-                                   rng=np.random.default_rng([base, 2, int(n), s, k]), **cut_options)
-                lower[i, s, k] = res.lower
-                upper[i, s, k] = res.upper
-                d2[i, s, k] = res.delta2_upper
-            checkpoint(label, checkpoint_data(o, states=keep_this, n=int(n), seed=s, lower=lower[i, s],
-                                              upper=upper[i, s], delta2_upper=d2[i, s]))
-            report(f"n={n} seed {s}: {o['message']}; final bracket [{lower[i, s, -1]:.3g}, {upper[i, s, -1]:.3g}]")
+    measured = plan.measured
+    for (i, n), s, _ in plan.finite_labels():
+        o = out["finite"][(i, s)]
+        walls[i, s] = o["wall_time"]
+        statuses.append(o["status"])
+        messages.append(o["message"])
+        energies[i, s] = o["energies"][measured]
+        curve_e[i, s] = o["energies"]
+        curve_g[i, s] = o["grad_norms"]
+        if plan.keep_states and s == 0:
+            kept[int(n)] = tuple(o["states"])
+        lower[i, s] = o["lower"]
+        upper[i, s] = o["upper"]
+        d2[i, s] = o["delta2_upper"]
     fits = fit_rates(ns, lower, upper)
+    error_control = plan.error_control
     return ConvergenceStudy(
         ns=ns,
         times=times,
-        seeds=int(seeds),
+        seeds=seeds,
         lower=lower,
         upper=upper,
         delta2_upper=d2,
         rate=fits["rate"],
         rate_stderr=fits["rate_stderr"],
-        resolution=int(resolution),
-        resolution_gap=gap,
+        resolution=plan.resolution,
+        resolution_gap=out["gap"],
         reference=reference,
         energies=energies,
         reference_energies=np.asarray(ref_curves[0])[measured],
         statuses=tuple(statuses),
         wall_time=time.perf_counter() - t_start,
-        resolution_cut_gap=cut_gap,
+        resolution_cut_gap=out["cut_gap"],
         messages=tuple(messages),
         flow_wall_times=walls,
-        curve_times=ctimes,
+        curve_times=plan.ctimes,
         curve_energies=curve_e,
         curve_grad_norms=curve_g,
         reference_curve_energies=np.asarray(ref_curves[0]),
         reference_curve_grad_norms=np.asarray(ref_curves[1]),
-        finite_states=kept if keep_states else None,
-        integration_cut_gap=int_gap,
-        integration_check=check_text if check else "",
-        integrator=integ.name,
-        rtol=rtol if error_control else None,
-        atol=atol if error_control else None,
-        dt=dt,
+        finite_states=kept if plan.keep_states else None,
+        integration_cut_gap=out["int_gap"],
+        integration_check=plan.check_text if plan.check else "",
+        integrator=plan.integ_name,
+        rtol=plan.rtol if error_control else None,
+        atol=plan.atol if error_control else None,
+        dt=plan.dt,
         controller=controller,
         rate_lower=fits["rate_lower"],
         rate_lower_stderr=fits["rate_lower_stderr"],
@@ -723,6 +844,181 @@ def convergence_study(
         rate_lower_intercept=fits["rate_lower_intercept"],
         bracket_ratio=fits["bracket_ratio"],
         rate_resolved=fits["rate_resolved"],
-        restored=tuple(restored),
-        base_seed=base,
+        restored=tuple(out["restored"]),
+        base_seed=plan.base,
     )
+
+
+# --------------------------------------------------------------------------- on a cluster
+def _task_flow(plan, B0, label, kw):
+    """A cluster task: one reference flow (or the integration check)."""
+    return _run_flow(plan, B0, label, kw)
+
+
+def _task_finite(plan, n, s, label):
+    """A cluster task: sample the initial graph of (n, seed s) from its own stream and run its flow."""
+    return _run_flow(plan, finite_start(plan.W0, n, s, plan.base, plan.kind).matrix, label, plan.how)
+
+
+def _task_brackets(plan, o, o_ref, n, s, keep):
+    """A cluster task: the brackets of a finished finite flow; its states are dropped unless kept."""
+    lo, up, d2 = _brackets(plan, o["states"], o_ref, n, s)
+    o = dict(o, lower=lo, upper=up, delta2_upper=d2)
+    if not keep:
+        o["states"] = []
+    return o
+
+
+def _task_reference_gaps(plan, o0, o1):
+    return _reference_gaps(plan, o0, o1)
+
+
+def _task_integration_gap(plan, o0, oc):
+    return _integration_gap(plan, o0, oc)
+
+
+def _work(m):
+    """A rough relative cost of a flow on m vertices, m^3 (the order in which tasks start: the
+    largest first, so that no long flow starts last)."""
+    return int(m) ** 3
+
+
+class _ClusterStudy:
+    """A convergence study run as tasks on a ``dask.distributed`` cluster.
+
+    Every reference and finite flow is one task, each finite flow's brackets another one (it
+    waits for the 2m-block reference), the two gaps of the references two more.  ``start``
+    submits them all; :func:`run_cluster_jobs` hands each finished task to ``done`` in this
+    process, which checkpoints it (``on_flow``) and reports it; ``outcomes`` then holds what the
+    serial run would have computed, so :func:`_assemble` builds the same study.
+    """
+
+    def __init__(self, plan, client, hooks):
+        self.plan, self.client, self.hooks = plan, client, hooks
+        self.refs = [None, None]
+        self.check = None
+        self.gaps = None
+        self.int_gap = None
+        self.finite = {}
+        self.restored = []
+
+    def _submit(self, fn, *args, label, priority):
+        from .cluster.sweep import submit
+
+        return submit(self.client, fn, *args, label=label, priority=priority, settings=self.settings)
+
+    def start(self):
+        """Submit every task; returns [(future, handler)] for the ones whose results come back."""
+        from .cluster.sweep import thread_settings
+
+        plan, lookup, report = self.plan, self.hooks.lookup, self.hooks.report
+        self.settings = thread_settings()
+        watch = []
+        ref_arg = [None, None]
+        for j in (0, 1):
+            S0, label = plan.start(j), plan.ref_label(j)
+            rec = lookup(label)
+            if rec is not None:
+                self.restored.append(label)
+                report(f"{label}: restored from the checkpoint ({rec['message']})")
+                self.refs[j] = _restored_outcome(rec)
+                ref_arg[j] = self.client.scatter(self.refs[j], hash=False)
+            else:
+                fut = self._submit(_task_flow, plan, S0, label, plan.how, label=label, priority=_work(S0.m))
+                ref_arg[j] = fut
+                watch.append((fut, self._on_ref(j, label, S0.m)))
+        fut = self._submit(_task_reference_gaps, plan, ref_arg[0], ref_arg[1], label="reference gaps", priority=0)
+        watch.append((fut, self._on_gaps))
+        if plan.check:
+            S0, label = plan.start(0), plan.check_label_full()
+            rec = lookup(label)
+            if rec is not None:
+                self.restored.append(label)
+                report(f"{label}: restored from the checkpoint ({rec['message']})")
+                self.check = _restored_outcome(rec)
+                check_arg = self.client.scatter(self.check, hash=False)
+            else:
+                check_arg = self._submit(_task_flow, plan, S0, label, plan.check_how, label=label,
+                                         priority=3 * _work(S0.m))
+                watch.append((check_arg, self._on_check(label, S0.m)))
+            fut = self._submit(_task_integration_gap, plan, ref_arg[0], check_arg, label="integration gap", priority=0)
+            watch.append((fut, self._on_int_gap))
+        for (i, n), s, label in plan.finite_labels():
+            rec = lookup(label)
+            if rec is not None:
+                self.restored.append(label)
+                report(f"{label}: restored from the checkpoint ({rec['message']})")
+                o = _restored_outcome(rec)
+                o["lower"], o["upper"], o["delta2_upper"] = rec["lower"], rec["upper"], rec["delta2_upper"]
+                self.finite[(i, s)] = o
+                continue
+            keep = bool(plan.keep_states and s == 0)
+            pr = _work(n)
+            f_flow = self._submit(_task_finite, plan, n, s, label, label=label, priority=pr)
+            fut = self._submit(_task_brackets, plan, f_flow, ref_arg[1], n, s, keep, label=label + " brackets",
+                               priority=pr + 1)
+            watch.append((fut, self._on_finite(i, n, s, label, keep)))
+        return watch
+
+    # ---- handlers: run in the client as tasks finish
+    def _on_ref(self, j, label, m):
+        def handle(o):
+            self.refs[j] = o
+            self.hooks.checkpoint(label, _checkpoint_data(o, blocks=m))
+            self.hooks.report(f"reference flow on {m} blocks: {o['message']}")
+        return handle
+
+    def _on_check(self, label, m):
+        def handle(o):
+            self.check = o
+            self.hooks.checkpoint(label, _checkpoint_data(o, blocks=m))
+            self.hooks.report(f"integration check run ({self.plan.check_text} at {m} blocks): {o['message']}")
+        return handle
+
+    def _on_gaps(self, res):
+        self.gaps = res
+
+    def _on_int_gap(self, res):
+        self.int_gap = res
+        self.hooks.report(f"integration check ({self.plan.check_text}): cut-norm gap <= "
+                          f"{', '.join(f'{g:.2g}' for g in res)}")
+
+    def _on_finite(self, i, n, s, label, keep):
+        def handle(o):
+            self.finite[(i, s)] = o
+            self.hooks.checkpoint(label, _checkpoint_data(o, states=keep, n=int(n), seed=s, lower=o["lower"],
+                                                          upper=o["upper"], delta2_upper=o["delta2_upper"]))
+            self.hooks.report(f"n={n} seed {s}: {o['message']}; final bracket "
+                              f"[{o['lower'][-1]:.3g}, {o['upper'][-1]:.3g}]")
+        return handle
+
+    def outcomes(self):
+        return dict(refs=self.refs, gap=self.gaps[0], cut_gap=self.gaps[1], check=self.check, int_gap=self.int_gap,
+                    finite=self.finite, restored=self.restored)
+
+
+def run_cluster_jobs(client, jobs, task_done=None):
+    """Start every job (objects with ``start()`` returning [(future, handler)]) and hand each
+    finished task's result to its handler, in this process, as tasks finish.
+
+    ``task_done(label, done, total)`` is called after each handler (progress).  The first
+    failure cancels everything not yet finished and is raised, as are Ctrl-C and SIGTERM (the
+    handlers already called have checkpointed their flows).
+    """
+    from .cluster.sweep import require_distributed
+
+    dd = require_distributed()
+    watch = {}
+    try:
+        for job in jobs:
+            for fut, handler in job.start():
+                watch[fut.key] = (fut, handler)
+        total = len(watch)
+        for done, fut in enumerate(dd.as_completed([f for f, _ in watch.values()]), start=1):
+            _, handler = watch.pop(fut.key)
+            handler(fut.result())
+            if task_done is not None:
+                task_done(str(fut.key), done, total)
+    finally:
+        if watch:
+            client.cancel([f for f, _ in watch.values()], force=True)
