@@ -68,6 +68,23 @@ from .hom import HomWorkspace
 from .patterns import as_pattern
 from .step import StepGraphon
 
+
+def _xp_backend(B):
+    """None for a NumPy array (the CPU path, unchanged); the array backend of any other array."""
+    if isinstance(B, np.ndarray):
+        return None
+    from .backend import get_backend
+
+    return get_backend(B)
+
+
+def _local_value(B, w, alpha, beta, gamma):
+    xb = _xp_backend(B)
+    if xb is None:
+        return _kernels.local_value(B, w, alpha, beta, gamma)
+    return xb.local_value(B, w, alpha, beta, gamma)
+
+
 __all__ = [
     "Functional",
     "EdgeDensity",
@@ -104,6 +121,10 @@ class EvaluationPoint:
 
     @property
     def ws(self) -> HomWorkspace:
+        if self._ws is None and not isinstance(self.B, np.ndarray):  # an array-API array (e.g. CuPy)
+            from .backend.xp_hom import XPHomWorkspace
+
+            self._ws = XPHomWorkspace(self.B, None if self.uniform else self.w)
         if self._ws is None:
             if self.uniform:
                 self._ws = HomWorkspace(self.B, check=False)
@@ -119,6 +140,13 @@ _Point = EvaluationPoint  # the name used before it was public
 def _as_point(W) -> _Point:
     if isinstance(W, _Point):
         return W
+    from .backend import is_foreign_array
+
+    if is_foreign_array(W):  # read on its own device: exactly symmetric, widths 1/n
+        from .backend.array_api import read_matrix, uniform_widths
+
+        B = read_matrix(W, "W")
+        return _Point(B, uniform_widths(B), True)
     # the package's one input reader: arrays (no copy when float and C-contiguous),
     # StepGraphons and networkx graphs; a continuous graphon is a TypeError naming the fix
     from .coerce import as_target
@@ -128,7 +156,8 @@ def _as_point(W) -> _Point:
 
 
 def _check_unit(B, need_open, what):
-    lo, hi = float(B.min()), float(B.max())
+    xb = _xp_backend(B)
+    lo, hi = (float(B.min()), float(B.max())) if xb is None else (xb.fmin(B), xb.fmax(B))
     if need_open and (lo <= 0.0 or hi >= 1.0):
         raise ValueError(
             f"the gradient of {what} needs 0 < W < 1 (log W/(1-W) is infinite at 0 and 1); "
@@ -247,10 +276,12 @@ class _Local(Functional):
             _check_unit(B, need_open, type(self).__name__)
 
     def _value(self, pt):
-        return _kernels.local_value(pt.B, pt.w, self.alpha, self.beta, self.gamma)
+        return _local_value(pt.B, pt.w, self.alpha, self.beta, self.gamma)
 
     def _grad(self, pt):
         B = pt.B
+        if (xb := _xp_backend(B)) is not None:
+            return xb.local_grad(B, self.alpha, self.beta)
         G = np.full(B.shape, self.beta, dtype=B.dtype)
         if self.alpha != 0.0:
             G += self.alpha * np.log(B / (1 - B))
@@ -361,6 +392,8 @@ class HomDensity(Functional):
         return pt.ws.density(self.pattern)
 
     def _grad(self, pt):
+        if (xb := _xp_backend(pt.B)) is not None:
+            return xb.copy(pt.ws.grad(self.pattern))
         return np.array(pt.ws.grad(self.pattern), copy=True)
 
     def _nl_grad(self, pt):
@@ -430,6 +463,8 @@ class Custom(Functional):
         from ._linalg import symmetry_defect
 
         who = f"Custom term {self.name!r}: grad(B, w)"
+        if (xb := _xp_backend(pt.B)) is not None:
+            return xb.checked_grad(self._fg(pt.B, pt.w), pt.B, who, allow_nonfinite)
         G = np.asarray(self._fg(pt.B, pt.w))
         if G.dtype.kind not in "fiub":
             raise ValueError(f"{who} must return a real array, got dtype {G.dtype}")
@@ -494,7 +529,7 @@ class Sum(Functional):
         al, be, ga = self._coeffs
         v = 0.0
         if any(a.local for _, a in self._terms):
-            v = _kernels.local_value(pt.B, pt.w, al, be, ga)
+            v = _local_value(pt.B, pt.w, al, be, ga)
         for c, a in self._nonlocal:
             v += c * a._value(pt)
         return v
@@ -502,6 +537,8 @@ class Sum(Functional):
     def _grad(self, pt):
         al, be, _ = self._coeffs
         B = pt.B
+        if (xb := _xp_backend(B)) is not None:
+            return xb.combine_grad(B, al, be, ((c, a._nl_grad(pt)) for c, a in self._nonlocal))
         G = np.full(B.shape, be, dtype=np.float64)
         if al != 0.0:
             G += al * np.log(B / (1 - B))
@@ -523,13 +560,14 @@ class Sum(Functional):
             c, a = self._nonlocal[0]
             g, s = a._nl_grad(pt)
             return g, c * s
+        xb = _xp_backend(pt.B)
         if buf is None:
-            buf = np.empty_like(pt.B)
+            buf = np.empty_like(pt.B) if xb is None else xb.empty_like(pt.B)
         first = True
         for c, a in self._nonlocal:
             g, s = a._nl_grad(pt)
             if first:
-                np.multiply(g, c * s, out=buf)
+                np.multiply(g, c * s, out=buf) if xb is None else xb.scale(buf, g, c * s)
                 first = False
             else:
                 buf += (c * s) * g
@@ -588,11 +626,15 @@ class LocalPart:
     def value(self, W) -> float:
         """L(W) = sum_ij w_i w_j phi(B_ij)."""
         pt = _as_point(W)
+        if (xb := _xp_backend(pt.B)) is not None:
+            return float(xb.local_value(pt.B, pt.w, self.alpha, self.beta, self.gamma))
         return float(_kernels.local_value(np.ascontiguousarray(pt.B), pt.w, self.alpha, self.beta, self.gamma))
 
     def grad(self, W) -> np.ndarray:
         """DL(W) = alpha logit(B) + beta, as block values."""
         pt = _as_point(W)
+        if (xb := _xp_backend(pt.B)) is not None:
+            return xb.combine_grad(pt.B, self.alpha, self.beta, (), cast=False)
         G = np.full(pt.B.shape, self.beta, dtype=np.float64)
         if self.alpha != 0.0:
             G += self.alpha * np.log(pt.B / (1 - pt.B))
@@ -661,7 +703,7 @@ class FunctionalSplit:
         """F at the point: the local part in one pass plus the explicit terms."""
         v = 0.0
         if self.local.present:
-            v = _kernels.local_value(point.B, point.w, self.local.alpha, self.local.beta, self.local.gamma)
+            v = _local_value(point.B, point.w, self.local.alpha, self.local.beta, self.local.gamma)
         for c, a in self.explicit._nonlocal:  # term by term, in order (the sums' rounding is part of the result)
             v += c * a._value(point)
         return float(v)

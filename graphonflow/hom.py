@@ -1123,6 +1123,13 @@ def _user_stacklevel() -> int:
 
 
 # ------------------------------------------------------------------- public API
+def _is_device_array(W) -> bool:
+    """A non-NumPy array-API array (CuPy, ...): computed by graphonflow.backend.xp_hom."""
+    from .backend import is_foreign_array
+
+    return is_foreign_array(W)
+
+
 def _split_batch(F):
     """Return (list_of_patterns, is_batch)."""
     if isinstance(F, (list, tuple)) and len(F) > 0 and not is_edge_list(F):
@@ -1130,7 +1137,7 @@ def _split_batch(F):
     return [as_pattern(F)], False
 
 
-def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 64, max_cost=MAX_COST):
+def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 64, max_cost=MAX_COST, backend=None):
     r"""Homomorphism density t(F, W), or its injective / induced version.
 
     .. math::
@@ -1167,10 +1174,15 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
     max_cost : float or None
         Raise :class:`CostError` before any work when :func:`contraction_cost`
         exceeds it (default :data:`MAX_COST` = 1e14 operations); None: no limit.
+    backend : None, "cpu", "cupy" or an ArrayBackend
+        Where to compute (:func:`graphonflow.backend.resolve_backend`).  None: from W's type,
+        so a CuPy array is computed on its GPU (:mod:`graphonflow.backend.xp_hom`: forests,
+        cycles, K4 and their disjoint unions, ``kind="hom"``).
 
     Returns
     -------
-    float, or ndarray of shape (len(F),) for a batch.
+    float, or ndarray of shape (len(F),) for a batch (an array of W's library for a
+    device W).
 
     Examples
     --------
@@ -1186,6 +1198,10 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
     ----------
     Lovász, Large Networks and Graph Limits (AMS 2012), sec. 7.2.
     """
+    if backend is not None or _is_device_array(W):
+        from .backend.xp_hom import hom_density as _device_density
+
+        return _device_density(F, W, kind, weight=weight, quad_nodes=quad_nodes, max_cost=max_cost, backend=backend)
     pats, batch = _split_batch(F)
     ws = HomWorkspace(W, weight=weight, quad_nodes=quad_nodes, max_cost=max_cost)
     vals = [ws.density(p, kind) for p in pats]
@@ -1193,7 +1209,7 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
 
 
 def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", quad_nodes: int = 64,
-                     max_cost=MAX_COST):
+                     max_cost=MAX_COST, backend=None):
     r"""L2 gradient DF(W) of t(F, .) at W, as symmetric block values.
 
     .. math::
@@ -1216,8 +1232,9 @@ def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", qua
         matrix and the gradient is returned at the quadrature nodes.
     return_density : bool
         Also return t(F, W) (computed from the same shared products).
-    weight, quad_nodes, max_cost
-        As in :func:`hom_density` (the cost limit applies to the gradient's estimate).
+    weight, quad_nodes, max_cost, backend
+        As in :func:`hom_density` (the cost limit applies to the gradient's estimate); a
+        device W gives gradients of its library.
 
     Returns
     -------
@@ -1231,6 +1248,11 @@ def hom_density_grad(F, W, *, return_density: bool = False, weight="weight", qua
     >>> float(hom_density_grad("K3", A)[0, 1])  # 3 * 0.5**2
     0.75
     """
+    if backend is not None or _is_device_array(W):
+        from .backend.xp_hom import hom_density_grad as _device_grad
+
+        return _device_grad(F, W, return_density=return_density, weight=weight, quad_nodes=quad_nodes,
+                            max_cost=max_cost, backend=backend)
     pats, batch = _split_batch(F)
     ws = HomWorkspace(W, weight=weight, quad_nodes=quad_nodes, max_cost=max_cost)
     grads = [ws.grad(p) for p in pats]

@@ -106,3 +106,36 @@ class ArrayBackend(abc.ABC):
         """Given the unclipped new state ``out`` and the raw error estimate ``err`` (so the
         embedded solution is out - err), clip ``out`` onto the box in place and overwrite
         ``err`` with clip(out) - clip(out - err): the error of what is kept."""
+
+    # ---- small stage operations (the integrators' few array statements).  Not abstract, so
+    # that a backend written before they existed keeps working until it needs them.
+    def fill(self, X, value):
+        """In place: every entry of X set to ``value``."""
+        raise NotImplementedError(f"the {self.name} backend has no fill")
+
+    def add(self, out, X, Y):
+        """``out = X + Y``."""
+        raise NotImplementedError(f"the {self.name} backend has no add")
+
+    def subtract(self, out, X, Y):
+        """``out = X - Y``."""
+        raise NotImplementedError(f"the {self.name} backend has no subtract")
+
+    def scale(self, out, X, c):
+        """``out = c X``."""
+        raise NotImplementedError(f"the {self.name} backend has no scale")
+
+    def full_grad(self, B, G, gscale, alpha, beta):
+        """The full gradient ``gscale sym(G) + alpha logit B + beta`` as a new float64 array
+        (the ``"heun"`` integrator)."""
+        raise NotImplementedError(f"the {self.name} backend has no full_grad")
+
+    def heun_combine(self, out, B, D, h, lo, hi):
+        """``out = clip(B - h/2 D, lo, hi)`` unless that has a non-finite entry; returns
+        whether ``out`` was written."""
+        raise NotImplementedError(f"the {self.name} backend has no heun_combine")
+
+    def noisy_euler_pass(self, B, G, w, dt, sigma, *, key, step, gscale, alpha, beta, lo, hi, reflect, out):
+        """One noisy Euler step ``clip(B - dt DF + sigma Z)`` with the counter-based normals
+        Z of :mod:`graphonflow.noisy._kernels`; returns (out, pg2 at the input B)."""
+        raise NotImplementedError(f"the {self.name} backend has no noisy pass")

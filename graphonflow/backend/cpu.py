@@ -147,6 +147,40 @@ class CPUBackend(ArrayBackend):
         V[(B >= hi) & (V > 0)] = 0.0
         return V
 
+    def fill(self, X, value):
+        X.fill(value)
+        return X
+
+    def add(self, out, X, Y):
+        return np.add(X, Y, out=out)
+
+    def subtract(self, out, X, Y):
+        return np.subtract(X, Y, out=out)
+
+    def scale(self, out, X, c):
+        return np.multiply(X, c, out=out)
+
+    def full_grad(self, B, G, gscale, alpha, beta):
+        D = np.full(B.shape, beta)
+        if G is not None:
+            D += gscale * _kernels._sym_upper(G)
+        if alpha != 0.0:
+            D += alpha * np.log(B / (1.0 - B))
+        return D
+
+    def heun_combine(self, out, B, D, h, lo, hi):
+        Bnew = np.clip(B - (0.5 * h) * D, lo, hi)
+        if not np.all(np.isfinite(Bnew)):
+            return False
+        out[...] = Bnew
+        return True
+
+    def noisy_euler_pass(self, B, G, w, dt, sigma, *, key, step, gscale, alpha, beta, lo, hi, reflect, out):
+        from ..noisy._kernels import noisy_euler_step
+
+        return noisy_euler_step(B, G, w, dt, sigma, key=key, step=step, gscale=gscale, alpha=alpha, beta=beta,
+                                lo=lo, hi=hi, reflect=reflect, out=out)
+
 
 #: the shared instance
 CPU = CPUBackend()

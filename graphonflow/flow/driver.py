@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..backend import resolve_backend
 from ..functionals import Functional, as_functional
 from .controllers import ConstantStep, PIDController, StepSizeController
 from .integrators import get_integrator
@@ -114,6 +115,7 @@ def flow(
     dt_min=None,
     dt_max=None,
     grow=None,
+    backend=None,
 ) -> FlowResult:
     r"""Run the projected gradient flow of F from W0 up to graphon time t1.
 
@@ -188,6 +190,12 @@ def flow(
         Error control only: the energy guard's slack (relative to 1 + |F|, default 1e-12),
         the smallest step before giving up (default 1e-12 t1), the largest step (default t1)
         and the largest growth of the step from one step to the next (default 5).
+    backend : None, "cpu", "cupy" or an ArrayBackend, optional
+        Where the flow runs (:func:`graphonflow.backend.resolve_backend`).  None: from W0's
+        type -- a NumPy array (or a StepGraphon, a networkx graph) on the CPU, a CuPy array on
+        its GPU, any other array-API array on the generic backend of its library.  The state
+        stays on that device and ``W`` comes back as an array of its library; energies, times
+        and norms are host floats.  docs/scaling.md says which path suits which n.
 
     Returns
     -------
@@ -258,8 +266,9 @@ def flow(
         raise ValueError(f"save times (save_at / SaveAt.ts) must lie in [0, t1]; got {sv.ts[-1]:g} > t1 = {t1:g}")
     progress, bar = _progress_bar(progress, t1)
 
-    B, w, uniform, dtype = read_initial(W0, dtype)
-    prob = make_problem(F, B, w, uniform, (lo, hi), dtype)
+    be = resolve_backend(backend, W0)
+    B, w, uniform, dtype = read_initial(W0, dtype, be)
+    prob = make_problem(F, B, w, uniform, (lo, hi), dtype, backend=be)
     if integ.implicit_local and prob.alpha < 0:
         raise ValueError(
             f"integrator={integ.name!r} needs a convex local part (a non-negative entropy coefficient); "

@@ -139,10 +139,8 @@ class Heun(Integrator):
             return StepOutcome(pg2=pg2, nonfinite=True)
         ev2 = problem.evaluate(out, None)
         D = problem.full_grad(B, ev) + problem.full_grad(out, ev2)
-        Bnew = np.clip(B - (0.5 * h) * D, problem.lo_eff, problem.hi_eff)
-        if not np.all(np.isfinite(Bnew)):
+        if not problem.backend.heun_combine(out, B, D, h, problem.lo_eff, problem.hi_eff):
             return StepOutcome(pg2=pg2, nonfinite=True)
-        out[...] = Bnew
         return StepOutcome(pg2=pg2)
 
 
@@ -205,13 +203,13 @@ class ExplicitRK(Integrator):
                 ev_new = evi
         if not self.fsal:
             be.lincomb(out, B, [(h * bi, k[i]) for i, bi in enumerate(self.b)])
-        np.multiply(k[0], h * self.e[0], out=self._err)
+        be.scale(self._err, k[0], h * self.e[0])
         be.lincomb(self._err, self._err, [(h * ei, k[i]) for i, ei in enumerate(self.e) if i > 0])
         if self.fsal:
             # out is already the clipped last stage; the embedded solution is out - err, clipped
-            np.subtract(out, self._err, out=self._Y)
+            be.subtract(self._Y, out, self._err)
             be.clip(self._Y, lo, hi, out=self._Y)
-            np.subtract(out, self._Y, out=self._err)
+            be.subtract(self._err, out, self._Y)
         else:
             be.clipped_error(out, self._err, lo, hi, self._Y)
         return StepOutcome(error=self._err, ev_new=ev_new)
@@ -268,11 +266,11 @@ class IMEXRK(Integrator):
         # step: both tendencies are zero there in every stage, so they stay exactly on the face
         # and contribute nothing to the error estimate.  Elsewhere f_I is -DL(B).
         if ev.G is None:
-            fE[0].fill(0.0)
+            be.fill(fE[0], 0.0)
         else:
             be.scaled_sym(fE[0], ev.G, -ev.gscale)
         be.local_velocity(fI[0], B, al, bt)
-        np.add(fE[0], fI[0], out=z)
+        be.add(z, fE[0], fI[0])
         held = be.held_mask(z, B, lo, hi)
         be.zero_where(fE[0], held)
         be.zero_where(fI[0], held)
@@ -283,11 +281,11 @@ class IMEXRK(Integrator):
             be.lincomb(z, B, terms)
             Y = out  # the stage value lives in `out` until the final combination overwrites it
             be.prox_pass(z, None, w, hg, gscale=0.0, alpha=al, beta=bt, lo=lo, hi=hi, out=Y)
-            np.subtract(Y, z, out=fI[i])
+            be.subtract(fI[i], Y, z)
             fI[i] *= 1.0 / hg
             evi = problem.evaluate(Y, None)
             if evi.G is None:
-                fE[i].fill(0.0)
+                be.fill(fE[i], 0.0)
             else:
                 if not be.all_finite(evi.G):
                     return StepOutcome(nonfinite=True)
@@ -296,7 +294,7 @@ class IMEXRK(Integrator):
             be.zero_where(fI[i], held)
         terms = [(h * bi, fE[i]) for i, bi in enumerate(self.b)] + [(h * bi, fI[i]) for i, bi in enumerate(self.b)]
         be.lincomb(out, B, terms)
-        np.add(fE[0], fI[0], out=self._err)
+        be.add(self._err, fE[0], fI[0])
         self._err *= h * self.e[0]
         terms = [(h * ei, fE[i]) for i, ei in enumerate(self.e) if i] + [(h * ei, fI[i]) for i, ei in enumerate(self.e) if i]
         be.lincomb(self._err, self._err, terms)

@@ -89,15 +89,8 @@ class FlowProblem:
         return norm2(B, ev.G, self.w, **self.kernel_args(ev.gscale))
 
     def full_grad(self, B, ev: Evaluation):
-        """The full gradient DF = DH + DL at B as a symmetric float64 array (NumPy; Heun only)."""
-        from .. import _kernels
-
-        D = np.full(B.shape, self.beta)
-        if ev.G is not None:
-            D += ev.gscale * _kernels._sym_upper(ev.G)
-        if self.alpha != 0.0:
-            D += self.alpha * np.log(B / (1.0 - B))
-        return D
+        """The full gradient DF = DH + DL at B as a symmetric float64 array (Heun only)."""
+        return self.backend.full_grad(B, ev.G, ev.gscale, self.alpha, self.beta)
 
     def velocity(self, B, ev: Evaluation, out):
         """out = -P_B[DF(B)], the velocity of the flow (projected at the box faces)."""
@@ -115,8 +108,8 @@ class FlowProblem:
         c = self.density
         lo, hi, w = self.lo_eff, self.hi_eff, self.w
         f = lambda lam: be.shifted_mean(B, w, lam, lo, hi) - c  # noqa: E731
-        a = lo - float(B.max())
-        b = hi - float(B.min())
+        a = lo - _fmax(B, be)
+        b = hi - _fmin(B, be)
         fa, fb = f(a), f(b)
         if fa > 0 or fb < 0:
             raise ValueError(f"density {c} is not attainable in the box [{lo}, {hi}]")
@@ -131,14 +124,33 @@ class FlowProblem:
 
 
 
-def read_initial(W0, dtype):
+def _fmin(B, be):
+    return float(B.min()) if isinstance(B, np.ndarray) else be.fmin(B)
+
+
+def _fmax(B, be):
+    return float(B.max()) if isinstance(B, np.ndarray) else be.fmax(B)
+
+
+def read_initial(W0, dtype, backend=None):
     """(B, w, uniform, scalar type): one C-contiguous copy of the block values, exactly symmetric.
+
+    ``backend`` (see :func:`graphonflow.backend.resolve_backend`; None: from W0's type) other
+    than the CPU reads W0 on that backend (B and w are then arrays of its library).
 
     W0 is read by :func:`graphonflow.coerce.as_target`, the package's one input reader, with
     ``continuous=False``: an (n, n) array (blocks of width 1/n), a StepGraphon (its values and
     widths) or a networkx graph (weighted adjacency in node order, widths from the node
     attribute ``width``).  A continuous graphon is refused with the two discretisations named.
     """
+    from ..backend import CPUBackend, is_foreign_array, resolve_backend, to_numpy
+
+    if backend is not None or is_foreign_array(W0):
+        be = resolve_backend(backend, W0)
+        if not isinstance(be, CPUBackend):
+            return be.read_initial(W0, dtype)
+        if is_foreign_array(W0):
+            W0 = to_numpy(W0)
     target = as_target(W0, name="W0", continuous=False)
     B, w, uniform = target.values, np.asarray(target.widths, np.float64), target.uniform
     if dtype is None:
@@ -152,23 +164,26 @@ def read_initial(W0, dtype):
     return B, w, uniform, dtype.type
 
 
-def make_problem(F, B, w, uniform, box, dtype):
-    """Check the box against F and W0 and build the :class:`FlowProblem`."""
+def make_problem(F, B, w, uniform, box, dtype, backend=None):
+    """Check the box against F and W0 and build the :class:`FlowProblem` (on ``backend``, by
+    default the one that owns B)."""
     lo, hi = box
-    prob = FlowProblem(F, w, uniform, lo, hi, dtype, backend=get_backend(B))
+    be = get_backend(B) if backend is None else backend
+    prob = FlowProblem(F, w, uniform, lo, hi, dtype, backend=be)
+    bmin, bmax = _fmin(B, be), _fmax(B, be)
     if prob.alpha != 0.0:
         if lo < 0.0 or hi > 1.0:
             raise ValueError(
                 f"F contains entropy / rate-function terms, which are defined on [0, 1]; "
                 f"the box ({lo}, {hi}) must lie inside [0, 1]"
             )
-        if float(B.min()) <= 0.0 or float(B.max()) >= 1.0:
+        if bmin <= 0.0 or bmax >= 1.0:
             raise ValueError(
                 "F contains entropy / rate-function terms whose gradient is infinite at 0 and 1; "
                 "start strictly inside (0, 1), e.g. np.clip(W0, 1e-6, 1 - 1e-6)"
             )
-    if float(B.min()) < lo or float(B.max()) > hi:
-        raise ValueError(f"W0 has entries in [{float(B.min()):.4g}, {float(B.max()):.4g}], outside the box [{lo}, {hi}]")
-    if not math.isfinite(float(B.sum())):
+    if bmin < lo or bmax > hi:
+        raise ValueError(f"W0 has entries in [{bmin:.4g}, {bmax:.4g}], outside the box [{lo}, {hi}]")
+    if not math.isfinite(float(B.sum()) if isinstance(B, np.ndarray) else be.fsum(B)):
         raise ValueError("W0 has NaN or infinite entries")
     return prob

@@ -92,7 +92,11 @@ class Saver:
 
     def save(self, t, B, energy, gnorm):
         fn = self.saveat.fn
-        if fn is None:
+        if not isinstance(B, np.ndarray):  # a device array: a copy on its device; fn sees the live
+            from ..backend import get_backend  # buffer (no read-only views there): copy what you keep
+
+            st = get_backend(B).copy(B) if fn is None else fn(t, B)
+        elif fn is None:
             st = B.copy()
         else:
             view = B.view()

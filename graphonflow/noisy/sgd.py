@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import as_rng
+from ..backend import resolve_backend
 from ..flow.problem import make_problem, read_initial
 from ..flow.result import Status
 from ..flow.saveat import SaveAt, Saver
@@ -96,7 +97,7 @@ def _positive(v, name, allow_zero=False):
 
 
 def noisy_flow(F, W0, *, t1, dt, noise, rng, saveat=None, save_at=None, save_every=None, save_fn=None,
-               box=(0.0, 1.0), reflect=False, grad=None, dtype=None, progress=None) -> NoisyFlowResult:
+               box=(0.0, 1.0), reflect=False, grad=None, dtype=None, progress=None, backend=None) -> NoisyFlowResult:
     r"""Projected noisy SGD on a symmetric matrix, in graphon time.
 
     One step of length :math:`\tau` is
@@ -141,6 +142,10 @@ def noisy_flow(F, W0, *, t1, dt, noise, rng, saveat=None, save_at=None, save_eve
         Working precision (default: W0's if floating, else float64).
     progress : callable ``progress(t, dt, energy)``, optional
         Called after every step (energy is None between saves).
+    backend : None, "cpu", "cupy" or an ArrayBackend, optional
+        Where the run goes (as in :func:`~graphonflow.flow`; None: from W0's type).  On a GPU
+        the step is one CUDA kernel drawing the same Philox normals; ``grad`` must then
+        return arrays of W0's library.
 
     Returns
     -------
@@ -183,15 +188,17 @@ def noisy_flow(F, W0, *, t1, dt, noise, rng, saveat=None, save_at=None, save_eve
     if saveat.ts is not None and saveat.ts and saveat.ts[-1] > t1:
         raise ValueError(f"save times must lie in [0, t1]; got {saveat.ts[-1]:g} > t1 = {t1:g}")
 
-    B, w, uniform, dtype = read_initial(W0, dtype)
-    prob = make_problem(F, B, w, uniform, (lo, hi), dtype)
+    be = resolve_backend(backend, W0)
+    B, w, uniform, dtype = read_initial(W0, dtype, be)
+    prob = make_problem(F, B, w, uniform, (lo, hi), dtype, backend=be)
+    host = isinstance(B, np.ndarray)
     if prob.alpha != 0.0:
         warnings.warn(
             "F has entry-wise (entropy / rate-function) terms, which the McKean-Vlasov limit theorem does not "
             "cover: the finite-n noisy flow evaluates them at each noisy entry (logit of the entry), the limit "
             "at the block mean", EntrywiseNoiseWarning, stacklevel=2)
     m = B.shape[0]
-    Bn = np.empty_like(B)
+    Bn = np.empty_like(B) if host else be.empty_like(B)
     tiny_t = 1e-12 * max(t1, 1.0)
     saver = Saver(saveat, tiny_t)
     saver.save(0.0, B, prob.value(B), None)
@@ -214,13 +221,19 @@ def noisy_flow(F, W0, *, t1, dt, noise, rng, saveat=None, save_at=None, save_eve
                 ev = prob.evaluate(B)
                 kw = prob.kernel_args(ev.gscale)
                 G = ev.G
+            elif not host:  # an array of W0's library, read from its upper triangle
+                G = be.user_grad(grad(B, grad_rng), B)
+                kw = dict(gscale=1.0, alpha=0.0, beta=0.0, lo=lo, hi=hi)
             else:
                 D = np.asarray(grad(B.view(), grad_rng))
                 if D.shape != B.shape:
                     raise ValueError(f"grad(A, rng) must return an array of shape {B.shape}, got {D.shape}")
                 G = np.ascontiguousarray(D, dtype=B.dtype)
                 kw = dict(gscale=1.0, alpha=0.0, beta=0.0, lo=lo, hi=hi)
-            _, pg2 = noisy_euler_step(B, G, w, h, sigma, key=key, step=k, reflect=reflect, out=Bn, **kw)
+            if host:
+                _, pg2 = noisy_euler_step(B, G, w, h, sigma, key=key, step=k, reflect=reflect, out=Bn, **kw)
+            else:
+                _, pg2 = be.noisy_euler_pass(B, G, w, h, sigma, key=key, step=k, reflect=reflect, out=Bn, **kw)
             # a NaN in the gradient makes the pass's squared speed NaN (the clip keeps everything
             # else finite), so this replaces a pass over the state, as in the deterministic driver
             if not math.isfinite(pg2):
@@ -239,7 +252,7 @@ def noisy_flow(F, W0, *, t1, dt, noise, rng, saveat=None, save_at=None, save_eve
     if saver.times[-1] != t:
         saver.save(t, B, prob.value(B), None)
     return NoisyFlowResult(
-        W=B, widths=np.asarray(w), t=t, times=np.asarray(saver.times), states=tuple(saver.states),
+        W=B, widths=np.asarray(w) if host else w, t=t, times=np.asarray(saver.times), states=tuple(saver.states),
         energies=np.asarray(saver.energies, dtype=np.float64), n_steps=k, dt=dt, noise=noise, key=key,
         reflect=bool(reflect), status=status, message=status.message(**info),
         wall_time=time.perf_counter() - t_start)
