@@ -1,0 +1,536 @@
+"""Numba kernels on CSR graphs for :mod:`graphonflow.sparse`, with NumPy twins for the tests.
+
+Conventions shared by every kernel:
+
+* the graph is the *ranked* CSR of :meth:`SparseGraph.ranked`: vertices sorted by degree, rows
+  sorted, no diagonal; ``split[u]`` is the first position of row u holding a neighbour > u, so
+  ``indices[split[u]:indptr[u+1]]`` are the out-neighbours of the degree orientation (at most
+  sqrt(2m) of them, and at most the degeneracy-like quantity that makes the costs O(m alpha));
+* ``weighted`` selects whether ``data`` (same dtype as the output) is read; a binary graph
+  passes a dummy one-element array and the kernels count;
+* parallel kernels split the roots into ``nch`` chunks (root r goes to chunk r mod nch: the
+  ranked order puts the hubs last, so striding spreads them) and use per-chunk work arrays
+  passed in from Python (so the caller, and tracemalloc, sees every O(n) or O(m) buffer);
+* integer outputs are checked: a per-root sum that passes LIMIT = 2^62 sets ``flag[0]`` and the
+  caller raises OverflowError instead of returning a wrapped number (``check`` is False for
+  float outputs).  Per-term products of integer weights are bounded before the call.
+
+Each ``name`` kernel has a dense NumPy twin ``name_ref`` (O(n^2) or more: tests only).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from numba import njit, prange
+
+LIMIT = 1 << 62
+
+
+# ----------------------------------------------------------------------------- helpers
+@njit(cache=True, inline="always")
+def _bsearch(indices, lo, hi, x):
+    """Position of x in the sorted indices[lo:hi], or -1."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        v = indices[mid]
+        if v < x:
+            lo = mid + 1
+        elif v > x:
+            hi = mid
+        else:
+            return mid
+    return -1
+
+
+@njit(cache=True, inline="always")
+def _ipow(x, e):
+    r = x - x + 1
+    for _ in range(e):
+        r = r * x
+    return r
+
+
+# ----------------------------------------------------------------------------- layout
+@njit(parallel=True, cache=True)
+def relabel_rows(indptr, indices, data, weighted, perm, rank, new_indptr, new_indices, new_data):
+    """Row r of the new CSR is row perm[r] of the old one with every neighbour v renamed rank[v],
+    sorted."""
+    n = perm.shape[0]
+    for r in prange(n):
+        u = perm[r]
+        a = indptr[u]
+        L = indptr[u + 1] - a
+        o = new_indptr[r]
+        tmp = np.empty(L, dtype=np.int64)
+        for i in range(L):
+            tmp[i] = rank[indices[a + i]]
+        order = np.argsort(tmp)
+        for i in range(L):
+            new_indices[o + i] = tmp[order[i]]
+            if weighted:
+                new_data[o + i] = data[a + order[i]]
+
+
+@njit(parallel=True, cache=True)
+def upper_split(indptr, indices, split):
+    """split[u] = first position in row u whose neighbour is > u."""
+    n = indptr.shape[0] - 1
+    for u in prange(n):
+        lo, hi = indptr[u], indptr[u + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if indices[mid] <= u:
+                lo = mid + 1
+            else:
+                hi = mid
+        split[u] = lo
+
+
+@njit(cache=True)
+def reverse_positions(indptr, indices, rev, fill):
+    """rev[p] = position of (v, u) for the entry (u, v) at p; ``fill`` starts as indptr[:-1]."""
+    n = indptr.shape[0] - 1
+    for u in range(n):
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            if v > u:
+                q = fill[v]
+                fill[v] += 1
+                rev[p] = q
+                rev[q] = p
+
+
+# ----------------------------------------------------------------------------- sparse mat-vec
+@njit(parallel=True, cache=True)
+def spmv(indptr, indices, data, weighted, power, x, diag, use_diag, y, check, flag):
+    """y[v] = sum_u A[v, u]^power x[u] (off-diagonal) + (use_diag) diag[v]^power x[v]."""
+    n = indptr.shape[0] - 1
+    for v in prange(n):
+        s = y[v] - y[v]
+        for p in range(indptr[v], indptr[v + 1]):
+            t = x[indices[p]]
+            if weighted:
+                t = t * _ipow(data[p], power)
+            s += t
+            if check and (s > LIMIT or s < -LIMIT):
+                flag[0] = 1
+        if use_diag:
+            s += _ipow(diag[v], power) * x[v]
+            if check and (s > LIMIT or s < -LIMIT):
+                flag[0] = 1
+        y[v] = s
+
+
+def spmv_ref(A, x, power=1, use_diag=True):
+    B = np.array(A, dtype=float) ** power
+    if not use_diag:
+        np.fill_diagonal(B, 0.0)
+    return B @ x
+
+
+# ----------------------------------------------------------------------------- triangles
+@njit(parallel=True, cache=True)
+def edge_triangles(indptr, indices, split, data, weighted, stamp, wmark, t_cnt, t_w):
+    """For every entry (v, u) with u < v (positions before split[v]): t_cnt = |N(u) & N(v)| and,
+    when weighted, t_w = sum_{x in N(u) & N(v)} A[u, x] A[v, x].
+
+    Cost: sum over edges of the smaller degree (u < v in rank means d_u <= d_v), O(m alpha).
+    ``stamp`` (nch, n) starts at -1; ``wmark`` is (nch, n) when weighted.
+    """
+    nch = stamp.shape[0]
+    n = indptr.shape[0] - 1
+    for c in prange(nch):
+        for v in range(c, n, nch):
+            for p in range(indptr[v], indptr[v + 1]):
+                stamp[c, indices[p]] = v
+                if weighted:
+                    wmark[c, indices[p]] = data[p]
+            for p in range(indptr[v], split[v]):
+                u = indices[p]
+                cnt = 0
+                s = t_w[0] - t_w[0]
+                for q in range(indptr[u], indptr[u + 1]):
+                    x = indices[q]
+                    if stamp[c, x] == v:
+                        cnt += 1
+                        if weighted:
+                            s += data[q] * wmark[c, x]
+                t_cnt[p] = cnt
+                if weighted:
+                    t_w[p] = s
+
+
+def edge_triangles_ref(A):
+    """(A^2) restricted to the edges: the number (or weight) of triangles on each edge."""
+    A = np.array(A, dtype=float)
+    np.fill_diagonal(A, 0.0)
+    return (A @ A) * (A != 0)
+
+
+# ----------------------------------------------------------------------------- cliques
+@njit(parallel=True, cache=True)
+def cliques(indptr, indices, split, data, weighted, k, cand, wbuf, sizes, pos, pref, chosen,
+            out, pv, check, flag):
+    """out[u] = number (or total weight) of k-cliques whose lowest-ranked vertex is u (k >= 3).
+
+    Each clique u < c_1 < ... < c_{k-1} is found once, along out-neighbour lists:
+    cand[l] = out(u) & out(c_1) & ... & out(c_{l-1}), by sorted merges; the last level is
+    counted (binary) or summed (weighted), not walked.  With ``pv`` of shape (nch, n) every
+    vertex of every clique gets 1 in pv (binary only): per-vertex clique counts.
+    Buffers: cand, wbuf (nch, k, maxout); sizes, pos, chosen (nch, k); pref (nch, k).
+    """
+    nch = cand.shape[0]
+    n = indptr.shape[0] - 1
+    do_pv = pv.shape[1] > 0
+    for c in prange(nch):
+        for u in range(c, n, nch):
+            s1 = 0
+            for p in range(split[u], indptr[u + 1]):
+                cand[c, 1, s1] = indices[p]
+                if weighted:
+                    wbuf[c, 1, s1] = data[p]
+                s1 += 1
+            if s1 < k - 1:
+                continue
+            sizes[c, 1] = s1
+            pos[c, 1] = 0
+            pref[c, 0] = pref[c, 0] - pref[c, 0] + 1
+            chosen[c, 0] = u
+            acc = out[u] - out[u]
+            lev = 1
+            while lev >= 1:
+                if lev == k - 1:
+                    sz = sizes[c, lev]
+                    if weighted:
+                        tot = wbuf[c, lev, 0] - wbuf[c, lev, 0]
+                        for j in range(sz):
+                            tot += wbuf[c, lev, j]
+                        acc += pref[c, lev - 1] * tot
+                    else:
+                        acc += sz
+                        if do_pv:
+                            for j in range(lev):
+                                pv[c, chosen[c, j]] += sz
+                            for j in range(sz):
+                                pv[c, cand[c, lev, j]] += 1
+                    if check and (acc > LIMIT or acc < -LIMIT):
+                        flag[0] = 1
+                    lev -= 1
+                    continue
+                i = pos[c, lev]
+                # need k - 1 - lev more vertices after this one among cand[lev][i:]
+                if sizes[c, lev] - i < k - lev:
+                    lev -= 1
+                    continue
+                pos[c, lev] = i + 1
+                x = cand[c, lev, i]
+                chosen[c, lev] = x
+                if weighted:
+                    pref[c, lev] = pref[c, lev - 1] * wbuf[c, lev, i]
+                a = i + 1
+                b = split[x]
+                e = indptr[x + 1]
+                s = 0
+                sz = sizes[c, lev]
+                while a < sz and b < e:
+                    ya = cand[c, lev, a]
+                    yb = indices[b]
+                    if ya < yb:
+                        a += 1
+                    elif ya > yb:
+                        b += 1
+                    else:
+                        cand[c, lev + 1, s] = ya
+                        if weighted:
+                            wbuf[c, lev + 1, s] = wbuf[c, lev, a] * data[b]
+                        s += 1
+                        a += 1
+                        b += 1
+                if s < k - 1 - lev:
+                    continue
+                sizes[c, lev + 1] = s
+                pos[c, lev + 1] = 0
+                lev += 1
+            out[u] = acc
+
+
+def cliques_ref(A, k):
+    """Sum over k-subsets S of prod_{ab in S} A_ab (the number of k-cliques of a 0/1 matrix)."""
+    A = np.array(A, dtype=float)
+    n = A.shape[0]
+    total = 0.0
+    for S in itertools.combinations(range(n), k):
+        total += math.prod(A[a, b] for a, b in itertools.combinations(S, 2))
+    return total
+
+
+# ----------------------------------------------------------------------------- 4-cycles
+@njit(parallel=True, cache=True)
+def four_cycles(indptr, indices, split, data, weighted, cnt, s1, s2, touched, out, pv, pe, check, flag):
+    """out[u] = twice the number (or weight) of 4-cycles whose highest-ranked vertex is u.
+
+    Chiba--Nishizeki wedge counting: for u, every wedge u - w - v with w, v < u adds 1 (and
+    A_uw A_wv to s1, its square to s2) at v; the 4-cycles with top u and opposite vertex v
+    number C(cnt_v, 2) (weight (s1_v^2 - s2_v) / 2).  Cost sum_edges min degree, O(m alpha).
+    Binary only: pv (nch, n) gets the per-vertex and pe (nch, nnz) the per-entry counts (an
+    edge's count is pe at its two entries, added).  Buffers cnt, touched (nch, n); s1, s2
+    (nch, n) when weighted.
+    """
+    nch = cnt.shape[0]
+    n = indptr.shape[0] - 1
+    do_pv = pv.shape[1] > 0
+    do_pe = pe.shape[1] > 0
+    for c in prange(nch):
+        for u in range(c, n, nch):
+            nt = 0
+            for p in range(indptr[u], split[u]):
+                w = indices[p]
+                for q in range(indptr[w], indptr[w + 1]):
+                    v = indices[q]
+                    if v >= u:
+                        break
+                    if cnt[c, v] == 0:
+                        touched[c, nt] = v
+                        nt += 1
+                    cnt[c, v] += 1
+                    if weighted:
+                        x = data[p] * data[q]
+                        s1[c, v] += x
+                        s2[c, v] += x * x
+            acc = out[u] - out[u]
+            for i in range(nt):
+                v = touched[c, i]
+                if weighted:
+                    acc += s1[c, v] * s1[c, v] - s2[c, v]
+                else:
+                    kk = cnt[c, v]
+                    acc += kk * (kk - 1)
+                    if do_pv:
+                        pv[c, v] += kk * (kk - 1) // 2
+                        pv[c, u] += kk * (kk - 1) // 2
+                if check and (acc > LIMIT or acc < -LIMIT):
+                    flag[0] = 1
+            out[u] = acc
+            if do_pv or do_pe:
+                for p in range(indptr[u], split[u]):
+                    w = indices[p]
+                    for q in range(indptr[w], indptr[w + 1]):
+                        v = indices[q]
+                        if v >= u:
+                            break
+                        extra = cnt[c, v] - 1
+                        if do_pv:
+                            pv[c, w] += extra
+                        if do_pe:
+                            pe[c, p] += extra
+                            pe[c, q] += extra
+            for i in range(nt):
+                v = touched[c, i]
+                cnt[c, v] = 0
+                if weighted:
+                    s1[c, v] = 0
+                    s2[c, v] = 0
+
+
+def four_cycles_ref(A):
+    """Sum over 4-cycles (as subgraphs) of the product of their edge weights: inj(C4) / 8."""
+    A = np.array(A, dtype=float)
+    np.fill_diagonal(A, 0.0)
+    A2 = A @ A
+    A2sq = (A * A) @ (A * A)
+    # ordered closed walks of length 4 on distinct vertices: sum_{u != v} A2_uv^2 - (A^2 o A^2)_uv
+    off = ~np.eye(A.shape[0], dtype=bool)
+    inj = float(np.sum((A2**2 - A2sq)[off]))
+    return inj / 8.0
+
+
+# ----------------------------------------------------------------------------- K4 extensions of triangles
+@njit(parallel=True, cache=True)
+def triangle_k4_pairs(indptr, indices, split, out, check, flag):
+    """out[u] = sum over triangles u < v < w (u lowest) of C(q, 2), q = |N(u) & N(v) & N(w)|
+    (the full neighbourhoods): the copies of K5 - e (two K4 on one triangle) by lowest vertex
+    of the shared triangle.  Binary graphs."""
+    n = indptr.shape[0] - 1
+    for u in prange(n):
+        acc = out[u] - out[u]
+        for p in range(split[u], indptr[u + 1]):
+            v = indices[p]
+            for q in range(p + 1, indptr[u + 1]):
+                w = indices[q]
+                if _bsearch(indices, split[v], indptr[v + 1], w) < 0:
+                    continue
+                # the smallest full row among u, v, w (u has the smallest degree: rank order)
+                cntq = 0
+                for r in range(indptr[u], indptr[u + 1]):
+                    x = indices[r]
+                    if x == v or x == w:
+                        continue
+                    if _bsearch(indices, indptr[v], indptr[v + 1], x) >= 0 and \
+                            _bsearch(indices, indptr[w], indptr[w + 1], x) >= 0:
+                        cntq += 1
+                acc += cntq * (cntq - 1) // 2
+                if check and acc > LIMIT:
+                    flag[0] = 1
+        out[u] = acc
+
+
+# ----------------------------------------------------------------------------- generic enumeration
+@njit(parallel=True, cache=True)
+def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu, lp,
+                  phi, pos, end, src, pref, out, check, flag):
+    """out[x] = sum over injective maps phi of a connected pattern with phi(0) = x of the
+    product of A[phi a, phi b]^mult over its edges and diag[phi v]^loops over its vertices.
+
+    The pattern comes in a connected order: vertex i > 0 has the earlier neighbours
+    nb[bp[i]:bp[i+1]] (multiplicities mu, same positions); lp[i] loops at i.  Candidates for
+    vertex i are read from the row of its earlier neighbour of smallest degree and looked up
+    in the others' rows by binary search.  On a binary graph without loops at the last vertex
+    the last level is counted, not walked: a common-neighbour count minus the used vertices
+    in it.  Buffers phi, pos, end, src (nch, k) int64; pref (nch, k) like out.
+    """
+    nch = phi.shape[0]
+    n = indptr.shape[0] - 1
+    for c in prange(nch):
+        for x0 in range(c, n, nch):
+            w0 = out[x0] - out[x0] + 1
+            if lp[0] > 0:
+                if not use_diag:
+                    continue
+                w0 = w0 * _ipow(diag[x0], lp[0])
+                if w0 == 0:
+                    continue
+            if k == 1:
+                out[x0] = w0
+                continue
+            phi[c, 0] = x0
+            pref[c, 0] = w0
+            acc = out[x0] - out[x0]
+            lev = 1
+            # set up level 1
+            best = -1
+            bd = -1
+            for t in range(bp[lev], bp[lev + 1]):
+                y = phi[c, nb[t]]
+                dg = indptr[y + 1] - indptr[y]
+                if best < 0 or dg < bd:
+                    best, bd = t, dg
+            src[c, lev] = best
+            pos[c, lev] = indptr[phi[c, nb[best]]]
+            end[c, lev] = indptr[phi[c, nb[best]] + 1]
+            while lev >= 1:
+                last = lev == k - 1
+                if last and not weighted and lp[lev] == 0:
+                    # count the candidates of the last vertex
+                    cntl = 0
+                    sb = src[c, lev]
+                    ys = phi[c, nb[sb]]
+                    if bp[lev + 1] - bp[lev] == 1:
+                        cntl = indptr[ys + 1] - indptr[ys]
+                        for j in range(lev):
+                            if _bsearch(indices, indptr[ys], indptr[ys + 1], phi[c, j]) >= 0:
+                                cntl -= 1
+                    else:
+                        for p in range(pos[c, lev], end[c, lev]):
+                            z = indices[p]
+                            ok = True
+                            for t in range(bp[lev], bp[lev + 1]):
+                                if t == sb:
+                                    continue
+                                y = phi[c, nb[t]]
+                                if _bsearch(indices, indptr[y], indptr[y + 1], z) < 0:
+                                    ok = False
+                                    break
+                            if ok:
+                                for j in range(lev):
+                                    if phi[c, j] == z:
+                                        ok = False
+                                        break
+                            if ok:
+                                cntl += 1
+                    acc += pref[c, lev - 1] * cntl
+                    if check and (acc > LIMIT or acc < -LIMIT):
+                        flag[0] = 1
+                    lev -= 1
+                    continue
+                found = False
+                wt = pref[c, 0] - pref[c, 0]
+                z = -1
+                while pos[c, lev] < end[c, lev]:
+                    p = pos[c, lev]
+                    pos[c, lev] = p + 1
+                    z = indices[p]
+                    ok = True
+                    for j in range(lev):
+                        if phi[c, j] == z:
+                            ok = False
+                            break
+                    if not ok:
+                        continue
+                    wt = pref[c, lev - 1]
+                    sb = src[c, lev]
+                    if weighted:
+                        wt = wt * _ipow(data[p], mu[sb])
+                    for t in range(bp[lev], bp[lev + 1]):
+                        if t == sb:
+                            continue
+                        y = phi[c, nb[t]]
+                        q = _bsearch(indices, indptr[y], indptr[y + 1], z)
+                        if q < 0:
+                            ok = False
+                            break
+                        if weighted:
+                            wt = wt * _ipow(data[q], mu[t])
+                    if not ok:
+                        continue
+                    if lp[lev] > 0:
+                        if not use_diag:
+                            continue
+                        wt = wt * _ipow(diag[z], lp[lev])
+                    if wt == 0:
+                        continue
+                    found = True
+                    break
+                if not found:
+                    lev -= 1
+                    continue
+                if last:
+                    acc += wt
+                    if check and (acc > LIMIT or acc < -LIMIT):
+                        flag[0] = 1
+                    continue
+                phi[c, lev] = z
+                pref[c, lev] = wt
+                lev += 1
+                best = -1
+                bd = -1
+                for t in range(bp[lev], bp[lev + 1]):
+                    y = phi[c, nb[t]]
+                    dg = indptr[y + 1] - indptr[y]
+                    if best < 0 or dg < bd:
+                        best, bd = t, dg
+                src[c, lev] = best
+                pos[c, lev] = indptr[phi[c, nb[best]]]
+                end[c, lev] = indptr[phi[c, nb[best]] + 1]
+            out[x0] = acc
+
+
+def enumerate_inj_ref(A, k, edges, loops=None):
+    """Brute force over injective maps: sum of prod A^mult (edges: (a, b, mult)) and loops."""
+    A = np.array(A, dtype=float)
+    n = A.shape[0]
+    loops = loops or [0] * k
+    total = 0.0
+    for phi in itertools.permutations(range(n), k):
+        val = 1.0
+        for a, b, c in edges:
+            val *= A[phi[a], phi[b]] ** c
+            if val == 0:
+                break
+        for v, c in enumerate(loops):
+            if c:
+                val *= A[phi[v], phi[v]] ** c
+        total += val
+    return total
