@@ -825,6 +825,26 @@ class _Progress:
         update.close = close
         return update
 
+    def tasks(self):
+        """A ``task_done(label, done, total)`` callback for cluster runs: one bar of finished tasks
+        on a terminal, None elsewhere (the progress lines say what finished)."""
+        if not self.bars:
+            return None
+        from tqdm.auto import tqdm
+
+        state = {}
+
+        def update(label, done, total):
+            bar = state.get("bar")
+            if bar is None:
+                bar = state["bar"] = tqdm(total=total, desc="  cluster", unit="task", leave=False, file=self.stream)
+            bar.n = done
+            bar.refresh()
+            if done >= total:
+                bar.close()
+
+        return update
+
 
 def _versions():
     import numba
@@ -1028,7 +1048,7 @@ def _check_output_folder(out: Path, folders):
 
 
 def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, overwrite=True,
-              resume=True) -> StudyResult:
+              resume=True, client=None, workers=None, scheduler=None) -> StudyResult:
     """Run a study and write its outputs to ``out`` (completely or not at all).
 
     Parameters
@@ -1052,6 +1072,18 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
         bit, as an uninterrupted run.  The folder must hold the same configuration and
         software versions, else the run stops before any work and names the difference.
         False (``graphonflow run --restart``) discards partial folders and starts over.
+    client : dask.distributed.Client, optional
+        Run every flow as a task on this cluster (needs the ``cluster`` extra): the references,
+        the finite flows, their brackets and the animation flows of all functionals at once.
+        The outputs equal the serial run's (``summary.json`` up to its wall times,
+        ``trajectory.npz`` bit for bit); each finished flow is checkpointed here, in this
+        process, as it finishes, so resuming works as without a cluster.
+    workers : int, optional
+        Instead of ``client``: start a local cluster of this many worker processes for the run
+        (``graphonflow run --workers N``).
+    scheduler : str, optional
+        Instead of ``client``: connect to the dask scheduler at this address
+        (``graphonflow run --scheduler tcp://host:8786``).
 
     Returns
     -------
@@ -1071,6 +1103,8 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     StudyTerminated, KeyboardInterrupt
         SIGTERM or Ctrl-C: the finished work is in ``NAME.partial`` (the exception's
         ``partial``); the next run resumes from it.
+    OSError
+        ``scheduler`` cannot be reached (before any work).
 
     Examples
     --------
@@ -1111,35 +1145,47 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
         # only an earlier study's output (or an empty folder) is ever replaced
         raise FileExistsError(f"{out} exists and is not a study's output (no summary.json and config.toml); "
                               "it is never replaced: remove it or choose another --out")
-    resumed_from = _prepare_stage(cfg, stage, kept, resume, prog)
-    store = _Store(stage)
-    if resumed_from is not None:
-        store.load()
+    on_cluster = [k for k, v in (("client", client), ("workers", workers), ("scheduler", scheduler)) if v is not None]
+    if on_cluster and cfg.noise is not None:
+        raise ConfigError(f"[noise]: a noisy study runs on one machine; drop {on_cluster[0]}= (--workers/--scheduler)")
+    from contextlib import nullcontext
+
+    if on_cluster:
+        from .cluster.sweep import cluster_client
+
+        cluster = cluster_client(client, workers, scheduler)  # connects (or starts) before any work
     else:
-        stage.mkdir(parents=True)
-        (stage / MANIFEST).write_text(json.dumps(_manifest(cfg), indent=1) + "\n")
-    if store.records:
-        per = "; ".join(f"{lab}: {store.count(i)} of {_flow_count(cfg)}" for i, (lab, _) in enumerate(cfg.functionals))
-        prog.line(f"resuming from {resumed_from}: {store.count()} finished flows are reused ({per}); "
-                  "the rest is computed (graphonflow run --restart starts over)")
-    elif resumed_from is not None:
-        prog.line(f"resuming from {resumed_from}: it holds no finished flow yet")
-    term = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if term else None
-    try:
-        result = _run(cfg, stage, prog, t_start, store)
-    except BaseException as exc:
-        if kept.exists():
-            shutil.rmtree(kept)
-        stage.rename(kept)
-        if isinstance(exc, Exception):
-            raise StudyError(f"the study failed ({type(exc).__name__}: {exc}); finished work was kept in {kept}",
-                             kept) from exc
-        exc.partial = kept  # KeyboardInterrupt and the like: the command line names the folder
-        raise
-    finally:
-        if term:
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        cluster = nullcontext(None)
+    with cluster as cl:
+        resumed_from = _prepare_stage(cfg, stage, kept, resume, prog)
+        store = _Store(stage)
+        if resumed_from is not None:
+            store.load()
+        else:
+            stage.mkdir(parents=True)
+            (stage / MANIFEST).write_text(json.dumps(_manifest(cfg), indent=1) + "\n")
+        if store.records:
+            per = "; ".join(f"{lab}: {store.count(i)} of {_flow_count(cfg)}" for i, (lab, _) in enumerate(cfg.functionals))
+            prog.line(f"resuming from {resumed_from}: {store.count()} finished flows are reused ({per}); "
+                      "the rest is computed (graphonflow run --restart starts over)")
+        elif resumed_from is not None:
+            prog.line(f"resuming from {resumed_from}: it holds no finished flow yet")
+        term = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if term else None
+        try:
+            result = _run(cfg, stage, prog, t_start, store, cl)
+        except BaseException as exc:
+            if kept.exists():
+                shutil.rmtree(kept)
+            stage.rename(kept)
+            if isinstance(exc, Exception):
+                raise StudyError(f"the study failed ({type(exc).__name__}: {exc}); finished work was kept in {kept}",
+                                 kept) from exc
+            exc.partial = kept  # KeyboardInterrupt and the like: the command line names the folder
+            raise
+        finally:
+            if term:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
     # move into place: the old directory is replaced only now that the new one is complete
     old = out.parent / f".{out.name}.old"
     if old.exists():
@@ -1198,7 +1244,7 @@ def _prepare_stage(cfg, stage: Path, kept: Path, resume: bool, prog) -> Path:
     return best
 
 
-def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: _Store) -> dict:
+def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: _Store, client=None) -> dict:
     if cfg.noise is not None:
         return _run_noisy(cfg, stage, prog, t_start, store)
     W0 = cfg.initial_graphon()
@@ -1209,81 +1255,91 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: 
     studies, frames, fsummaries = [], [], []
     arrays = {}
     restored, computed = [], []
+
+    def collect(i, label, study, fr, study_wall):
+        """The arrays and the summary entry of functional i."""
+        gap = study.integration_cut_gap
+        gap_key = "tolerance_gap" if study.error_control else "time_step_gap"
+        studies.append(study)
+        frames.append(fr)
+        p = f"f{i}_"
+        part = {
+            p + "times": study.times, p + "ns": study.ns, p + "lower": study.lower, p + "upper": study.upper,
+            p + "delta2_upper": study.delta2_upper, p + "rate": study.rate, p + "rate_stderr": study.rate_stderr,
+            p + "rate_lower": study.rate_lower, p + "rate_lower_stderr": study.rate_lower_stderr,
+            p + "rate_intercept": study.rate_intercept, p + "rate_lower_intercept": study.rate_lower_intercept,
+            p + "bracket_ratio": study.bracket_ratio, p + "rate_resolved": study.rate_resolved,
+            p + "resolution_gap": study.resolution_gap, p + "resolution_cut_gap": study.resolution_cut_gap,
+            p + "integration_gap": gap, p + gap_key: gap, p + "curve_times": study.curve_times,
+            p + "curve_energies": study.curve_energies, p + "curve_grad_norms": study.curve_grad_norms,
+            p + "reference_curve_energies": study.reference_curve_energies,
+            p + "reference_curve_grad_norms": study.reference_curve_grad_norms,
+            p + "reference_states": np.stack([S.values for S in study.reference]).astype(np.float32),
+            p + "reference_widths": study.reference[0].widths,
+        }
+        if cfg.finite_snapshots:
+            nmax = int(study.ns[-1])
+            part[p + f"finite_states_n{nmax}"] = np.stack(study.finite_states[nmax]).astype(np.float32)
+        if fr is not None:
+            part[p + "frame_times"], part[p + "frames"] = fr["times"], fr["limit"]
+            part[p + "frames_finite"], part[p + "frames_finite_n"] = fr["finite"], np.asarray(fr["n"])
+        arrays.update(part)
+        fsummaries.append({
+            "label": label, "terms": [dict(t) for t in cfg.functionals[i][1]],
+            "statuses": list(study.statuses), "messages": list(study.messages),
+            "reference_final_energy": float(study.reference_curve_energies[-1]),
+            "final_energies": {str(n): study.curve_energies[k, :, -1] for k, n in enumerate(study.ns)},
+            "times": study.times,
+            "cut_distance_lower_mean": study.lower.mean(axis=1),
+            "cut_distance_upper_mean": study.upper.mean(axis=1),
+            "delta2_upper_mean": study.delta2_upper.mean(axis=1),
+            "rate": study.rate, "rate_stderr": study.rate_stderr,
+            "rate_upper": study.rate, "rate_upper_stderr": study.rate_stderr,
+            "rate_lower": study.rate_lower, "rate_lower_stderr": study.rate_lower_stderr,
+            "bracket_ratio": study.bracket_ratio, "rate_resolved": [bool(x) for x in study.rate_resolved],
+            "resolution_gap_l2": study.resolution_gap, "resolution_gap_cut": study.resolution_cut_gap,
+            "integrator": cfg.integrator_text(), "controller": study.controller,
+            "integration_check": study.integration_check,
+            "integration_gap_cut": gap, gap_key + "_cut": gap,
+            # the gap against the smallest distance the report shows at each time (mean upper
+            # bound over seeds, smallest over n): it should be well below 1
+            "integration_gap_over_smallest_distance": _gap_ratio(gap, study.upper),
+            "flow_wall_times": {str(n): study.flow_wall_times[k] for k, n in enumerate(study.ns)},
+            "wall_time": study_wall,
+        })
+        prog.line(study.table())
+
     try:
-        for i, (label, _) in enumerate(cfg.functionals):
-            F = cfg.functional(i)
-            # every functional starts from the same samples: a fresh generator from the seed
-            gen = np.random.default_rng(cfg.seed)
-            prog.line(f"[{i + 1}/{len(cfg.functionals)}] {label}: reference at {cfg.resolution} and "
-                      f"{2 * cfg.resolution} blocks, then n = {', '.join(map(str, cfg.ns))}")
-            tf = time.perf_counter()
+        if client is not None:
+            for i, (label, study, fr, study_wall) in enumerate(
+                    _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, client)):
+                collect(i, label, study, fr, study_wall)
+        else:
+            for i, (label, _) in enumerate(cfg.functionals):
+                F = cfg.functional(i)
+                # every functional starts from the same samples: a fresh generator from the seed
+                gen = np.random.default_rng(cfg.seed)
+                prog.line(f"[{i + 1}/{len(cfg.functionals)}] {label}: reference at {cfg.resolution} and "
+                          f"{2 * cfg.resolution} blocks, then n = {', '.join(map(str, cfg.ns))}")
+                tf = time.perf_counter()
 
-            def on_flow(lab, data, _i=i):
-                store.record(_i, lab, data)
-                computed.append((_i, lab))
+                def on_flow(lab, data, _i=i):
+                    store.record(_i, lab, data)
+                    computed.append((_i, lab))
 
-            study = convergence_study(
-                F, W0, list(cfg.ns), cfg.t1, times=times, seeds=cfg.seeds, **cfg.flow_options(),
-                resolution=cfg.resolution, kind=cfg.kind, rng=gen, box=cfg.box, curve_times=curve,
-                keep_states=cfg.finite_snapshots or cfg.report, flow_progress=prog.bar, on_flow=on_flow,
-                progress=lambda s: prog.line(f"    {s}"), check_integration=True,
-                restore=lambda lab, _i=i: store.lookup(_i, lab),
-            )
-            restored += [(i, lab) for lab in study.restored]
-            gap = study.integration_cut_gap
-            gap_key = "tolerance_gap" if study.error_control else "time_step_gap"
-            fr = None
-            if cfg.gif_frames:  # animation frames from flows of their own (coarsened for size)
-                fr = _animation(cfg, i, F, W0, study, store, restored, computed, prog)
-            study_wall = time.perf_counter() - tf
-            studies.append(study)
-            frames.append(fr)
-            p = f"f{i}_"
-            part = {
-                p + "times": study.times, p + "ns": study.ns, p + "lower": study.lower, p + "upper": study.upper,
-                p + "delta2_upper": study.delta2_upper, p + "rate": study.rate, p + "rate_stderr": study.rate_stderr,
-                p + "rate_lower": study.rate_lower, p + "rate_lower_stderr": study.rate_lower_stderr,
-                p + "rate_intercept": study.rate_intercept, p + "rate_lower_intercept": study.rate_lower_intercept,
-                p + "bracket_ratio": study.bracket_ratio, p + "rate_resolved": study.rate_resolved,
-                p + "resolution_gap": study.resolution_gap, p + "resolution_cut_gap": study.resolution_cut_gap,
-                p + "integration_gap": gap, p + gap_key: gap, p + "curve_times": study.curve_times,
-                p + "curve_energies": study.curve_energies, p + "curve_grad_norms": study.curve_grad_norms,
-                p + "reference_curve_energies": study.reference_curve_energies,
-                p + "reference_curve_grad_norms": study.reference_curve_grad_norms,
-                p + "reference_states": np.stack([S.values for S in study.reference]).astype(np.float32),
-                p + "reference_widths": study.reference[0].widths,
-            }
-            if cfg.finite_snapshots:
-                nmax = int(study.ns[-1])
-                part[p + f"finite_states_n{nmax}"] = np.stack(study.finite_states[nmax]).astype(np.float32)
-            if fr is not None:
-                part[p + "frame_times"], part[p + "frames"] = fr["times"], fr["limit"]
-                part[p + "frames_finite"], part[p + "frames_finite_n"] = fr["finite"], np.asarray(fr["n"])
-            arrays.update(part)
-            fsummaries.append({
-                "label": label, "terms": [dict(t) for t in cfg.functionals[i][1]],
-                "statuses": list(study.statuses), "messages": list(study.messages),
-                "reference_final_energy": float(study.reference_curve_energies[-1]),
-                "final_energies": {str(n): study.curve_energies[k, :, -1] for k, n in enumerate(study.ns)},
-                "times": study.times,
-                "cut_distance_lower_mean": study.lower.mean(axis=1),
-                "cut_distance_upper_mean": study.upper.mean(axis=1),
-                "delta2_upper_mean": study.delta2_upper.mean(axis=1),
-                "rate": study.rate, "rate_stderr": study.rate_stderr,
-                "rate_upper": study.rate, "rate_upper_stderr": study.rate_stderr,
-                "rate_lower": study.rate_lower, "rate_lower_stderr": study.rate_lower_stderr,
-                "bracket_ratio": study.bracket_ratio, "rate_resolved": [bool(x) for x in study.rate_resolved],
-                "resolution_gap_l2": study.resolution_gap, "resolution_gap_cut": study.resolution_cut_gap,
-                "integrator": cfg.integrator_text(), "controller": study.controller,
-                "integration_check": study.integration_check,
-                "integration_gap_cut": gap, gap_key + "_cut": gap,
-                # the gap against the smallest distance the report shows at each time (mean upper
-                # bound over seeds, smallest over n): it should be well below 1
-                "integration_gap_over_smallest_distance": _gap_ratio(gap, study.upper),
-                "flow_wall_times": {str(n): study.flow_wall_times[k] for k, n in enumerate(study.ns)},
-                "wall_time": study_wall,
-            })
-            prog.line(study.table())
+                study = convergence_study(
+                    F, W0, list(cfg.ns), cfg.t1, times=times, seeds=cfg.seeds, **cfg.flow_options(),
+                    resolution=cfg.resolution, kind=cfg.kind, rng=gen, box=cfg.box, curve_times=curve,
+                    keep_states=cfg.finite_snapshots or cfg.report, flow_progress=prog.bar, on_flow=on_flow,
+                    progress=lambda s: prog.line(f"    {s}"), check_integration=True,
+                    restore=lambda lab, _i=i: store.lookup(_i, lab),
+                )
+                restored += [(i, lab) for lab in study.restored]
+                fr = None
+                if cfg.gif_frames:  # animation frames from flows of their own (coarsened for size)
+                    fr = _animation(cfg, i, F, W0, study, store, restored, computed, prog)
+                study_wall = time.perf_counter() - tf
+                collect(i, label, study, fr, study_wall)
     finally:
         store.close()
     np.savez_compressed(stage / "trajectory.npz", **arrays)
@@ -1360,32 +1416,118 @@ def gif_size(ns) -> int:
 def _animation(cfg, i, F, W0, study, store, restored, computed, prog):
     """Frames of the limit (the m-block reference) and of one finite flow (seed 0, n =
     :func:`gif_size`), each from a flow of its own that lands on the frame times."""
-    ft = _gif_times(cfg.t1, cfg.gif_frames)
     n = gif_size(cfg.ns)
     out = {"n": n}
-    for key, lab in (("limit", f"animation m={cfg.resolution}"), ("finite", f"animation n={n} seed 0")):
+    for key, lab in _animation_flows(cfg):
         rec = store.lookup(i, lab)
-        if rec is not None:
-            restored.append((i, lab))
-            out["times"], out[key] = rec["frame_times"], rec["frames"]
-            continue
-        if key == "limit":
-            B0 = block_average(W0, cfg.resolution)
+        if rec is None:
+            bar = prog.bar(lab)
+            rec = _animation_run(F, _animation_start(W0, key, cfg, study.base_seed), cfg.t1, cfg.flow_options(),
+                                 cfg.box, _gif_times(cfg.t1, cfg.gif_frames), f"{cfg.functionals[i][0]!r} ({lab})", bar)
+            store.record(i, lab, rec)
+            computed.append((i, lab))
         else:
-            B0 = finite_start(W0, n, 0, study.base_seed, cfg.kind).matrix
-        bar = prog.bar(lab)
-        try:
-            r = flow(F, B0, t1=cfg.t1, **cfg.flow_options(), box=cfg.box, save_at=ft,
-                     save_fn=lambda t, B: _coarse(B), progress=bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        if not r.success:
-            raise RuntimeError(f"the animation flow of {cfg.functionals[i][0]!r} ({lab}) failed: {r.message}")
-        out["times"], out[key] = np.asarray(r.times), np.stack(r.states)
-        store.record(i, lab, {"frame_times": out["times"], "frames": out[key], "status": r.status,
-                              "message": r.message})
-        computed.append((i, lab))
+            restored.append((i, lab))
+        out["times"], out[key] = rec["frame_times"], rec["frames"]
+    return out
+
+
+def _animation_flows(cfg):
+    """(key, label) of the two animation flows: the limit, then the finite flow of :func:`gif_size`."""
+    return (("limit", f"animation m={cfg.resolution}"), ("finite", f"animation n={gif_size(cfg.ns)} seed 0"))
+
+
+def _animation_start(W0, key, cfg, base):
+    if key == "limit":
+        return block_average(W0, cfg.resolution)
+    return finite_start(W0, gif_size(cfg.ns), 0, base, cfg.kind).matrix
+
+
+def _animation_run(F, B0, t1, options, box, ft, what, bar=None):
+    """One animation flow: its coarsened frames at the times ft, as the checkpoint records them."""
+    try:
+        r = flow(F, B0, t1=t1, **options, box=box, save_at=ft, save_fn=lambda t, B: _coarse(B), progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not r.success:
+        raise RuntimeError(f"the animation flow of {what} failed: {r.message}")
+    return {"frame_times": np.asarray(r.times), "frames": np.stack(r.states), "status": r.status, "message": r.message}
+
+
+def _animation_task(F, W0, key, cfg, base, what):
+    """A cluster task: one animation flow, its initial state made on the worker."""
+    return _animation_run(F, _animation_start(W0, key, cfg, base), cfg.t1, cfg.flow_options(), cfg.box,
+                          _gif_times(cfg.t1, cfg.gif_frames), what)
+
+
+class _ClusterAnimation:
+    """The two animation flows of functional i as cluster tasks (see convergence._ClusterStudy)."""
+
+    def __init__(self, cfg, i, F, W0, base, store, computed, client):
+        self.cfg, self.i, self.F, self.W0, self.base = cfg, i, F, W0, base
+        self.store, self.computed, self.client = store, computed, client
+        self.out = {"n": gif_size(cfg.ns)}
+        self.restored = []
+
+    def start(self):
+        from .cluster.sweep import submit
+
+        watch = []
+        for key, lab in _animation_flows(self.cfg):
+            rec = self.store.lookup(self.i, lab)
+            if rec is not None:
+                self.restored.append((self.i, lab))
+                self.out["times"], self.out[key] = rec["frame_times"], rec["frames"]
+                continue
+            what = f"{self.cfg.functionals[self.i][0]!r} ({lab})"
+            fut = submit(self.client, _animation_task, self.F, self.W0, key, self.cfg, self.base, what, label=lab,
+                         priority=int(self.cfg.resolution) ** 3 if key == "limit" else gif_size(self.cfg.ns) ** 3)
+            watch.append((fut, self._handler(key, lab)))
+        return watch
+
+    def _handler(self, key, lab):
+        def handle(rec):
+            self.store.record(self.i, lab, rec)
+            self.computed.append((self.i, lab))
+            self.out["times"], self.out[key] = rec["frame_times"], rec["frames"]
+        return handle
+
+
+def _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, client):
+    """Every flow of every functional as tasks on the cluster at once (the functionals overlap);
+    checkpoints and progress lines in this process as tasks finish.  Returns (label, study,
+    frames, wall time) per functional, in order, with what the serial run computes."""
+    from .cluster.sweep import describe
+    from .convergence import _assemble, _ClusterStudy, _Hooks, make_plan, run_cluster_jobs
+
+    t0 = time.perf_counter()
+    jobs, parts = [], []
+    for i, (label, _) in enumerate(cfg.functionals):
+        F = cfg.functional(i)
+        # every functional starts from the same samples: a fresh generator from the seed
+        plan = make_plan(F, W0, list(cfg.ns), cfg.t1, times=times, seeds=cfg.seeds, **cfg.flow_options(),
+                         resolution=cfg.resolution, kind=cfg.kind, rng=np.random.default_rng(cfg.seed), box=cfg.box,
+                         curve_times=curve, keep_states=cfg.finite_snapshots or cfg.report, check=True)
+
+        def on_flow(lab, data, _i=i):
+            store.record(_i, lab, data)
+            computed.append((_i, lab))
+
+        hooks = _Hooks(lambda s, _lab=label: prog.line(f"    [{_lab}] {s}"), on_flow,
+                       lambda lab, _i=i: store.lookup(_i, lab))
+        job = _ClusterStudy(plan, client, hooks)
+        anim = _ClusterAnimation(cfg, i, F, W0, plan.base, store, computed, client) if cfg.gif_frames else None
+        jobs += [job] + ([anim] if anim is not None else [])
+        parts.append((label, plan, job, anim))
+    prog.line(f"running {len(cfg.functionals)} functional(s) on {describe(client)}: every flow is a task")
+    run_cluster_jobs(client, jobs, task_done=prog.tasks())
+    wall = time.perf_counter() - t0
+    out = []
+    for i, (label, plan, job, anim) in enumerate(parts):
+        study = _assemble(plan, job.outcomes(), t0)
+        restored += [(i, lab) for lab in study.restored] + (anim.restored if anim is not None else [])
+        out.append((label, study, anim.out if anim is not None else None, wall))
     return out
 
 
