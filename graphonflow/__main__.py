@@ -240,10 +240,19 @@ def _cmd_run(args, out=None):
         return 0
     cfg = load_config(args.config)
     restart = getattr(args, "restart", False)
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if workers is not None and scheduler is not None:
+        raise ValueError("give --workers N (a local cluster) or --scheduler ADDRESS (an existing one), not both")
     try:
-        res = run_study(cfg, args.out, quiet=args.quiet, resume=not restart)
+        res = run_study(cfg, args.out, quiet=args.quiet, resume=not restart, workers=workers, scheduler=scheduler)
     except (PermissionError, NotADirectoryError) as exc:  # an output folder it cannot write: before any work
         print(f"graphonflow run: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except (OSError, ImportError) as exc:  # no dask, or a scheduler it cannot reach: before any work
+        if workers is None and scheduler is None:
+            raise
+        opt = "--workers" if workers is not None else "--scheduler"
+        print(f"graphonflow run: error: {opt}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (StudyTerminated): the same
         kept = getattr(exc, "partial", None)
@@ -253,8 +262,10 @@ def _cmd_run(args, out=None):
               file=sys.stderr)
         raise SystemExit(143 if isinstance(exc, StudyTerminated) else 130) from None
     fs = res.summary["functionals"]
+    where = (f" on {workers} local worker processes" if workers is not None else
+             f" on the cluster at {scheduler}" if scheduler is not None else "")
     print(f"graphonflow study '{cfg.title}': {len(fs)} functional(s), n = {', '.join(map(str, cfg.ns))}, "
-          f"finished in {res.wall_time:.1f} s", file=out)
+          f"finished in {res.wall_time:.1f} s{where}", file=out)
     if res.resumed_from is not None:
         print(f"  resumed from {res.resumed_from}: {len(res.restored)} finished flows reused, "
               f"{len(res.computed)} computed", file=out)
@@ -317,6 +328,16 @@ def _print_noisy(cfg, res, out):
     print(f"report: {res.out / 'report.html'}" if cfg.report else f"results: {res.out}", file=out)
 
 
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of worker processes, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of worker processes, got {text!r}")
+    return v
+
+
 def _main(argv=None) -> int:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
@@ -332,6 +353,12 @@ def _main(argv=None) -> int:
     p_run.add_argument("--print-config", action="store_true", help="print the built-in study's TOML and exit")
     p_run.add_argument("--restart", action="store_true", default=argparse.SUPPRESS,
                        help="discard a partial folder (DIR.partial, .DIR.partial) instead of resuming from it")
+    p_run.add_argument("--workers", type=_positive_int, default=argparse.SUPPRESS, metavar="N",
+                       help="run every flow as a task on a local dask cluster of N worker processes (needs "
+                       "pip install 'graphonflow[cluster]'); the results are the serial ones")
+    p_run.add_argument("--scheduler", default=argparse.SUPPRESS, metavar="ADDRESS",
+                       help="run every flow as a task on the existing dask cluster whose scheduler is at ADDRESS "
+                       "(e.g. tcp://10.0.0.1:8786)")
     p_demo = sub.add_parser(
         "demo", help="densities in a sampled graph and its limit", formatter_class=fmt,
         description="t, t_inj and t_ind of K2, P3, K3, C4, S3, K4 and C5 in a sampled graph G(n, xy) "
