@@ -315,6 +315,60 @@ def _sigmoid(s):
     return 1.0 / (1.0 + vexp(min(max(-s, -EXP_MAX), EXP_MAX)))
 
 
+@njit(cache=True, inline="always", error_model="numpy", fastmath={"contract"})
+def _prox_segment(Bi, Gi, nj, gscale, dt, alpha, beta, lo, hi, ta, ita, xb, qb, sb, zb, fb):
+    """The proximal step of one row segment (see :func:`_prox_tile`): the new values into xb,
+    the squared projected velocities at the input into qb (sb, zb, fb are scratch)."""
+    nbad = 0
+    if alpha == 0.0:
+        for k in range(nj):
+            b = np.float64(Bi[k])
+            gn = gscale * Gi[k]
+            v = -(gn + beta)
+            v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+            x = (b - dt * gn) - dt * beta
+            xb[k] = min(max(x, lo), hi)
+            qb[k] = v * v
+    else:
+        for k in range(nj):
+            b = np.float64(Bi[k])
+            gn = gscale * Gi[k]
+            ok = (b > FAST_MIN) & (b < 1.0)
+            s0 = vlog(b / (1.0 - b) if ok else 1.0)
+            v = -(gn + beta + alpha * s0)
+            v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
+            z = (b - dt * gn) - dt * beta
+            step, d = _halley(s0, b, z, ta)
+            sb[k] = s0 - step
+            zb[k] = z
+            qb[k] = v * v
+            fb[k] = not ok
+        for k in range(nj):
+            s = sb[k]
+            step, d = _halley(s, _sigmoid(s), zb[k], ta)
+            sb[k] = s - step
+        for k in range(nj):
+            s = sb[k]
+            z = zb[k]
+            x = _sigmoid(s)
+            step, d = _halley(s, x, z, ta)
+            sn = s - step
+            ok = (abs(step) <= STEP_TOL) & (sn >= (z - 1.0) * ita) & (sn <= z * ita) & (abs(s) < EXP_MAX) & (not fb[k])
+            x = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step
+            xb[k] = min(max(x, lo), hi)
+            fb[k] = not ok
+            nbad += 0 if ok else 1
+    if nbad:
+        for k in range(nj):
+            if fb[k]:
+                b = np.float64(Bi[k])
+                gn = gscale * Gi[k]
+                s0 = np.log(b / (1.0 - b))
+                v = _proj_velocity(b, gn + beta + alpha * s0, lo, hi)
+                qb[k] = v * v
+                xb[k] = prox_scalar(b - dt * gn, s0, b, dt, alpha, beta, lo, hi)
+
+
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
     """One tile of the proximal pass, row segment by row segment.
@@ -344,56 +398,8 @@ def _prox_tile(B, G, gscale, w, dt, alpha, beta, lo, hi, out, tiles, t, ts):
         wi = w[i]
         js = i if diag else j0
         nj = j1 - js
-        Bi = B[i, js:j1]  # row slices: indices from 0, so no wrap-around checks (and no gathers)
-        Gi = G[i, js:j1]
-        nbad = 0
-        if alpha == 0.0:
-            for k in range(nj):
-                b = np.float64(Bi[k])
-                gn = gscale * Gi[k]
-                v = -(gn + beta)
-                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-                x = (b - dt * gn) - dt * beta
-                xb[k] = min(max(x, lo), hi)
-                qb[k] = v * v
-        else:
-            for k in range(nj):
-                b = np.float64(Bi[k])
-                gn = gscale * Gi[k]
-                ok = (b > FAST_MIN) & (b < 1.0)
-                s0 = vlog(b / (1.0 - b) if ok else 1.0)
-                v = -(gn + beta + alpha * s0)
-                v = 0.0 if ((b <= lo) & (v < 0.0)) | ((b >= hi) & (v > 0.0)) else v
-                z = (b - dt * gn) - dt * beta
-                step, d = _halley(s0, b, z, ta)
-                sb[k] = s0 - step
-                zb[k] = z
-                qb[k] = v * v
-                fb[k] = not ok
-            for k in range(nj):
-                s = sb[k]
-                step, d = _halley(s, _sigmoid(s), zb[k], ta)
-                sb[k] = s - step
-            for k in range(nj):
-                s = sb[k]
-                z = zb[k]
-                x = _sigmoid(s)
-                step, d = _halley(s, x, z, ta)
-                sn = s - step
-                ok = (abs(step) <= STEP_TOL) & (sn >= (z - 1.0) * ita) & (sn <= z * ita) & (abs(s) < EXP_MAX) & (not fb[k])
-                x = x - d * step + 0.5 * d * (1.0 - 2.0 * x) * step * step
-                xb[k] = min(max(x, lo), hi)
-                fb[k] = not ok
-                nbad += 0 if ok else 1
-        if nbad:
-            for k in range(nj):
-                if fb[k]:
-                    b = np.float64(Bi[k])
-                    gn = gscale * Gi[k]
-                    s0 = np.log(b / (1.0 - b))
-                    v = _proj_velocity(b, gn + beta + alpha * s0, lo, hi)
-                    qb[k] = v * v
-                    xb[k] = prox_scalar(b - dt * gn, s0, b, dt, alpha, beta, lo, hi)
+        # row slices: indices from 0, so no wrap-around checks (and no gathers)
+        _prox_segment(B[i, js:j1], G[i, js:j1], nj, gscale, dt, alpha, beta, lo, hi, ta, ita, xb, qb, sb, zb, fb)
         _store_segment(out, i, js, xb, nj)
         part += wi * _segment_sum(w, qb, js, nj, diag)
     return part
@@ -504,11 +510,34 @@ def _cpg_kernel_serial(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, ts, out
         _cpg_tile(B, G, gscale, w, alpha, beta, lo, hi, lam, tiles, t, ts, out)
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _local_segment(Bi, nj, alpha, beta, gamma, qb, fb):
+    """phi(b) = alpha h(b) + beta b + gamma of one row segment into qb (fb is scratch):
+    h(b) = b log b + (1 - b) log(1 - b) with vlog where FAST_MIN < b < 1 (then 1 - b >= 2^-53
+    is normal too); 0 log 0 = 0 and the rest (b <= FAST_MIN, b >= 1, NaN) on the scalar path."""
+    nbad = 0
+    for k in range(nj):
+        b = np.float64(Bi[k])
+        ok = (alpha == 0.0) | ((b > FAST_MIN) & (b < 1.0))
+        bb = b if ok & (alpha != 0.0) else 0.5
+        h = bb * vlog(bb) + (1.0 - bb) * vlog(1.0 - bb)
+        qb[k] = beta * b + gamma + (alpha * h if alpha != 0.0 else 0.0)
+        fb[k] = not ok
+        nbad += 0 if ok else 1
+    if nbad:
+        for k in range(nj):
+            if fb[k]:
+                b = np.float64(Bi[k])
+                h = 0.0
+                if b > 0.0:
+                    h += b * np.log(b)
+                if b < 1.0:
+                    h += (1.0 - b) * np.log(1.0 - b)
+                qb[k] = beta * b + gamma + alpha * h
+
+
 @njit(cache=True, error_model="numpy")
 def _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts):
-    # vectorised row segments: h(b) = b log b + (1 - b) log(1 - b) with vlog where
-    # FAST_MIN < b < 1 (then 1 - b >= 2^-53 is normal too); 0 log 0 = 0 and the rest
-    # (b <= FAST_MIN, b >= 1, NaN) on the scalar path
     i0, i1, j0, j1, diag = _bounds(tiles, t, ts, B.shape[0])
     qb = np.empty(ts)
     fb = np.empty(ts, dtype=np.bool_)
@@ -517,26 +546,7 @@ def _local_value_tile(B, w, alpha, beta, gamma, tiles, t, ts):
         wi = w[i]
         js = i if diag else j0
         nj = j1 - js
-        Bi = B[i, js:j1]
-        nbad = 0
-        for k in range(nj):
-            b = np.float64(Bi[k])
-            ok = (alpha == 0.0) | ((b > FAST_MIN) & (b < 1.0))
-            bb = b if ok & (alpha != 0.0) else 0.5
-            h = bb * vlog(bb) + (1.0 - bb) * vlog(1.0 - bb)
-            qb[k] = beta * b + gamma + (alpha * h if alpha != 0.0 else 0.0)
-            fb[k] = not ok
-            nbad += 0 if ok else 1
-        if nbad:
-            for k in range(nj):
-                if fb[k]:
-                    b = np.float64(Bi[k])
-                    h = 0.0
-                    if b > 0.0:
-                        h += b * np.log(b)
-                    if b < 1.0:
-                        h += (1.0 - b) * np.log(1.0 - b)
-                    qb[k] = beta * b + gamma + alpha * h
+        _local_segment(B[i, js:j1], nj, alpha, beta, gamma, qb, fb)
         part += wi * _segment_sum(w, qb, js, nj, diag)
     return part
 
