@@ -26,5 +26,6 @@ from .coerce import Target, as_target
 from .noisy import noisy_flow, NoisyFlowResult, mckean_vlasov, mckean_vlasov_particles, McKeanVlasovResult
 from .tails import LZBoundary, UpperTailResult, UpperTailRun, lz_boundary, upper_tail
 from .multistart import MultistartResult, MultistartRun, multistart, graphon_distance
+from .sparse import SparseGraph, SparseCounter, hom_count, inj_count, ind_count, subgraph_count
 
 __version__ = "0.1.0"

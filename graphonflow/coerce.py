@@ -158,6 +158,32 @@ def _read_networkx(G, name: str, weight, width: str):
     return A, w
 
 
+#: Largest scipy.sparse input (n^2 entries) that functions needing a dense matrix densify.
+MAX_DENSIFY = 1 << 26
+
+
+def _is_sparse(W) -> bool:
+    from .sparse.graph import is_sparse_input
+
+    return is_sparse_input(W)
+
+
+def _densify_sparse(W, name):
+    """A scipy.sparse matrix or SparseGraph as a dense array, or a ValueError beyond MAX_DENSIFY entries."""
+    from .sparse.graph import SparseGraph
+
+    shape = (W.n, W.n) if isinstance(W, SparseGraph) else W.shape
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {shape}")
+    if shape[0] * shape[1] > MAX_DENSIFY:
+        raise ValueError(
+            f"{name} is a sparse matrix with n = {shape[0]} vertices; this function needs it as a dense "
+            f"n x n matrix ({8 * shape[0] ** 2 / 2**30:.3g} GiB), which is refused above {MAX_DENSIFY} "
+            "entries; homomorphism counts and densities take sparse input as it is "
+            "(graphonflow.hom_count, graphonflow.hom_density)")
+    return W.toarray()
+
+
 def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", width: str = "width",
               number: bool = False):
     """Read a user input as a step graphon (:class:`Target`) or a continuous :class:`~graphonflow.Graphon`.
@@ -259,6 +285,9 @@ def as_target(W, *, name: str = "W", continuous: bool = True, weight="weight", w
         return Target(S.values, S.widths, True, "constant", S)
     if isinstance(W, StepGraphon):
         return Target(W.values, W.widths, W.uniform, "step", W)
+    if _is_sparse(W):  # scipy.sparse or SparseGraph: counts take it as it is (graphonflow.sparse)
+        A = _read_matrix(_densify_sparse(W, name), name)
+        return Target(A, np.full(A.shape[0], 1.0 / A.shape[0]), True, "matrix")
     if isinstance(W, nx.Graph):
         A, w = _read_networkx(W, name, weight, width)
         return Target(A, w, bool(np.all(w == w[0])), "networkx")

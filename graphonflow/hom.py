@@ -1155,7 +1155,8 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
         The target (read by :func:`graphonflow.as_target`).  An array is the step
         graphon with widths 1/n, diagonal included; a networkx graph is its weighted
         adjacency matrix, with the node attribute ``width`` as block widths when every
-        node has one.
+        node has one.  scipy.sparse matrices, :class:`~graphonflow.sparse.SparseGraph` s and
+        networkx graphs with >= 2000 nodes (without widths) take the sparse path (docs/sparse.md).
     kind : {"hom", "inj", "ind"}
         * ``"hom"``: t(F, W) as above (the same under every reading);
         * ``"inj"``: arrays and graphs (with equal node widths): (sum over injective
@@ -1202,6 +1203,12 @@ def hom_density(F, W, kind: str = "hom", *, weight="weight", quad_nodes: int = 6
         from .backend.xp_hom import hom_density as _device_density
 
         return _device_density(F, W, kind, weight=weight, quad_nodes=quad_nodes, max_cost=max_cost, backend=backend)
+    from .sparse.dispatch import wants_sparse  # scipy.sparse, SparseGraph, big networkx graphs: docs/sparse.md
+
+    if wants_sparse(W):
+        from .sparse.dispatch import hom_density as _sparse_density
+
+        return _sparse_density(F, W, kind, weight=weight, max_cost=max_cost)
     pats, batch = _split_batch(F)
     ws = HomWorkspace(W, weight=weight, quad_nodes=quad_nodes, max_cost=max_cost)
     vals = [ws.density(p, kind) for p in pats]

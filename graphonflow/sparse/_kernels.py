@@ -378,8 +378,23 @@ def triangle_k4_pairs(indptr, indices, split, out, check, flag):
 
 
 # ----------------------------------------------------------------------------- generic enumeration
+@njit(cache=True, inline="always")
+def _row_end(indptr, indices, y, x0, top):
+    """End of row y, or with ``top`` the first position holding a neighbour >= x0."""
+    lo, hi = indptr[y], indptr[y + 1]
+    if not top:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if indices[mid] < x0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @njit(parallel=True, cache=True)
-def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu, lp,
+def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu, lp, top,
                   phi, pos, end, src, pref, out, check, flag):
     """out[x] = sum over injective maps phi of a connected pattern with phi(0) = x of the
     product of A[phi a, phi b]^mult over its edges and diag[phi v]^loops over its vertices.
@@ -389,7 +404,9 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
     vertex i are read from the row of its earlier neighbour of smallest degree and looked up
     in the others' rows by binary search.  On a binary graph without loops at the last vertex
     the last level is counted, not walked: a common-neighbour count minus the used vertices
-    in it.  Buffers phi, pos, end, src (nch, k) int64; pref (nch, k) like out.
+    in it.  With ``top`` every other vertex must have a smaller rank than phi(0) (phi(0) is the
+    top vertex of the copy): rows are sorted, so scans stop at phi(0) and the hubs are entered
+    only from above.  Buffers phi, pos, end, src (nch, k) int64; pref (nch, k) like out.
     """
     nch = phi.shape[0]
     n = indptr.shape[0] - 1
@@ -419,7 +436,7 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
                     best, bd = t, dg
             src[c, lev] = best
             pos[c, lev] = indptr[phi[c, nb[best]]]
-            end[c, lev] = indptr[phi[c, nb[best]] + 1]
+            end[c, lev] = _row_end(indptr, indices, phi[c, nb[best]], x0, top)
             while lev >= 1:
                 last = lev == k - 1
                 if last and not weighted and lp[lev] == 0:
@@ -428,9 +445,9 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
                     sb = src[c, lev]
                     ys = phi[c, nb[sb]]
                     if bp[lev + 1] - bp[lev] == 1:
-                        cntl = indptr[ys + 1] - indptr[ys]
-                        for j in range(lev):
-                            if _bsearch(indices, indptr[ys], indptr[ys + 1], phi[c, j]) >= 0:
+                        cntl = end[c, lev] - indptr[ys]
+                        for j in range(1 if top else 0, lev):
+                            if _bsearch(indices, indptr[ys], end[c, lev], phi[c, j]) >= 0:
                                 cntl -= 1
                     else:
                         for p in range(pos[c, lev], end[c, lev]):
@@ -513,7 +530,7 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
                         best, bd = t, dg
                 src[c, lev] = best
                 pos[c, lev] = indptr[phi[c, nb[best]]]
-                end[c, lev] = indptr[phi[c, nb[best]] + 1]
+                end[c, lev] = _row_end(indptr, indices, phi[c, nb[best]], x0, top)
             out[x0] = acc
 
 
@@ -534,3 +551,46 @@ def enumerate_inj_ref(A, k, edges, loops=None):
                 val *= A[phi[v], phi[v]] ** c
         total += val
     return total
+
+
+# ----------------------------------------------------------------------------- 5-cycles from the top
+@njit(parallel=True, cache=True)
+def c5_top_walks(indptr, indices, split, c2, touched, out, flag):
+    """out[u] = number of closed maps u - v - x - y - w - u of C5 (a homomorphism, not necessarily
+    injective) with u on top: v, w, x, y all of smaller rank than u.  Binary graphs.
+
+    For the top u, c2[x] counts the 2-walks u - v - x downwards; the closed maps are
+    sum over edges x ~ y below u of c2[x] c2[y].  Cost per u: its downward 2-walks plus the
+    degrees of the vertices they reach (not the 3-walks an enumeration would take).
+    Buffers c2, touched (nch, n) int64, c2 zero.
+    """
+    nch = c2.shape[0]
+    n = indptr.shape[0] - 1
+    for c in prange(nch):
+        for u in range(c, n, nch):
+            nt = 0
+            for p in range(indptr[u], split[u]):
+                v = indices[p]
+                for q in range(indptr[v], indptr[v + 1]):
+                    x = indices[q]
+                    if x >= u:
+                        break
+                    if c2[c, x] == 0:
+                        touched[c, nt] = x
+                        nt += 1
+                    c2[c, x] += 1
+            acc = 0
+            for i in range(nt):
+                x = touched[c, i]
+                s = 0
+                for q in range(indptr[x], indptr[x + 1]):
+                    y = indices[q]
+                    if y >= u:
+                        break
+                    s += c2[c, y]
+                acc += c2[c, x] * s
+                if acc > LIMIT:
+                    flag[0] = 1
+            out[u] = acc
+            for i in range(nt):
+                c2[c, touched[c, i]] = 0

@@ -200,3 +200,38 @@ def automorphisms(k, edges) -> int:
         return total
 
     return factor * extend(0)
+
+
+@functools.lru_cache(maxsize=4096)
+def vertex_orbits(key):
+    """The orbits of Aut(key) on the vertices (edge multiplicities and loops respected), as a
+    tuple of sorted tuples; by trying the orders inside the colour classes of colour refinement
+    (patterns of up to 7 or 8 vertices)."""
+    k, edges, loops = key
+    adj = _adjacency(k, edges)
+    col = _refine(k, adj, loops)
+    emap = {(min(a, b), max(a, b)): c for a, b, c in edges}
+    target = tuple(sorted(emap.items()))
+    classes = [sorted(v for v in range(k) if col[v] == cc) for cc in sorted(set(col))]
+    parent = list(range(k))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for combo in itertools.product(*[itertools.permutations(cl) for cl in classes]):
+        img = {}
+        for cl, perm in zip(classes, combo):
+            img.update(zip(cl, perm))
+        if any(loops[v] != loops[img[v]] for v in range(k)):
+            continue
+        mapped = tuple(sorted(((min(img[a], img[b]), max(img[a], img[b])), c) for (a, b), c in emap.items()))
+        if mapped == target:
+            for v in range(k):
+                parent[find(v)] = find(img[v])
+    groups = {}
+    for v in range(k):
+        groups.setdefault(find(v), []).append(v)
+    return tuple(sorted(tuple(g) for g in groups.values()))

@@ -135,6 +135,7 @@ class SparseCounter:
         self._user = {}
         self._prim = {}
         self.method = {}  # canonical key -> how its inj was computed (for docs/tests)
+        self._dry = None  # a dict while cost() walks the computation without doing it
 
     # ------------------------------------------------------------ primitives
     def _ranked(self):
@@ -379,6 +380,9 @@ class SparseCounter:
         if key in self._inj:
             return self._inj[key]
         k = key[0]
+        if self._dry is not None:
+            self._dry[("inj", key)] = 0.0 if k > self.n else self._estimate(key)
+            return self._zero()
         if k > self.n:
             val = self._zero()
             how = "k > n"
@@ -405,6 +409,8 @@ class SparseCounter:
             if f is not None:
                 return f(self), "formula"
             shape = _shape(key)
+            if shape == "edge":
+                return self.G.nnz, "formula (degrees)"
             if shape == "star":
                 return xprod_sum(*[self.deg - j for j in range(k - 1)]), "formula (star)"
             if shape == "clique":
@@ -495,9 +501,24 @@ class SparseCounter:
         return total
 
     # ------------------------------------------------------------ enumeration
-    def _enumerate(self, key, rooted_at=None):
-        """Backtracking over injective maps of a connected key; returns the total (or the per-root
-        array when ``rooted_at`` names the pattern vertex to put first)."""
+    def _enumerate(self, key):
+        """inj of a connected key by backtracking, the copies rooted at their top vertex.
+
+        Every injective map has one pattern vertex v sent to the highest-ranked vertex of its
+        image; maps with v in one orbit of Aut(F) are equally many.  So inj = sum over the orbits
+        O of |O| times the maps whose orbit representative is sent on top, and those are
+        enumerated with every other vertex restricted to lower ranks.
+        """
+        from .canon import vertex_orbits
+
+        total = self._zero()
+        for orb in vertex_orbits(key):
+            total += len(orb) * self._enumerate_rooted(key, orb[0], top=True)
+        return total
+
+    def _enumerate_rooted(self, key, rooted_at=None, top=False, per_root=False):
+        """Backtracking over injective maps of a connected key with ``rooted_at`` first (and, with
+        ``top``, on top); the total, or the per-root array with ``per_root``."""
         k, edges, loops = key
         order = _search_order(key, rooted_at)
         pos_of = {v: i for i, v in enumerate(order)}
@@ -532,10 +553,10 @@ class SparseCounter:
         flag = np.zeros(1, dtype=np.int64)
         dat = data.astype(dt) if weighted else np.ones(1, dtype=dt)
         dg = diag.astype(dt) if diag is not None else np.zeros(1, dtype=dt)
-        K.enumerate_inj(indptr, indices, dat, weighted, dg, diag is not None, k, bp, nb, mu, lp,
+        K.enumerate_inj(indptr, indices, dat, weighted, dg, diag is not None, k, bp, nb, mu, lp, bool(top),
                         phi, pos, end, src, pref, out, self.exact, flag)
         self._check_flag(flag, "enumeration")
-        if rooted_at is not None:
+        if per_root:
             return out
         return self._sum(out)
 
@@ -553,6 +574,9 @@ class SparseCounter:
         if k == 1 and not loops[0]:
             val = self.n
         elif is_tree(key):
+            if self._dry is not None:
+                self._dry[("hom", key)] = float(k) * (self.G.nnz + self.n)
+                return self._zero()
             val = self._tree_hom(key, use_diag)
         else:
             from ..hom import _independent_partitions_mu, _partitions_mu
@@ -564,6 +588,82 @@ class SparseCounter:
                 val += self.inj_connected(quotient(key, blocks))
         self._hom[ck] = val
         return val
+
+    # ------------------------------------------------------------ cost estimates
+    def cost(self, F, kind="hom") -> float:
+        """Estimated operations of ``count(F, kind)``, before any counting (O(m) to estimate).
+
+        The computation is walked without being done, and each connected pattern it needs is
+        costed by its method: closed forms and cliques about nnz (1 + abar)^(k - 2) with abar the
+        mean over edges of the smaller end degree (the O(m alpha) of the orientation); trees
+        k (n + nnz); an enumeration the number of walks along its search order's first k - 1
+        vertices (hom of that tree, an upper bound on the partial maps it visits).  Already
+        computed counts cost 0.
+        """
+        dry = SparseCounter.__new__(SparseCounter)
+        dry.__dict__.update(self.__dict__)
+        dry._inj, dry._hom, dry._user = dict(self._inj), dict(self._hom), dict(self._user)
+        dry._dry = {}
+        dry.count(F, kind)
+        return float(sum(dry._dry.values()))
+
+    def _abar(self):
+        if "abar" not in self._prim:
+            d = self.deg
+            indices = self._ranked()[1]
+            nnz = max(self.G.nnz, 1)
+            self._prim["abar"] = float(np.minimum(d[self._rows()], d[indices]).sum()) / nnz
+        return self._prim["abar"]
+
+    def _estimate(self, key):
+        k, edges, loops = key
+        nnz = float(self.G.nnz) + self.n
+        cheap = nnz * (1.0 + self._abar()) ** max(k - 2, 0)
+        if k <= 2 and not any(loops):
+            return nnz
+        shape = _shape(key)
+        if not any(loops):
+            if self.binary and (key in _BINARY_FORMULAS or shape in ("star", "edge", "clique")):
+                return cheap
+            if not self.binary and (shape in ("star", "edge") or (shape == "clique" and
+                                                                  all(c == 1 for _, _, c in edges))):
+                return cheap
+            if shape == "tree" and (self.binary or self.n > 2000):
+                from ..hom import _independent_partitions_mu
+
+                for blocks, _mu in _independent_partitions_mu(k, [(a, b) for a, b, _ in edges]):
+                    if len(blocks) < k:
+                        self.inj_connected(quotient(key, blocks))  # records the quotients' costs
+                return float(k) * nnz
+        return self._walks_estimate(key)
+
+    def _walks_estimate(self, key):
+        """hom of the spanning tree that the search order's first k - 1 vertices grow (float)."""
+        k, edges, _ = key
+        if k <= 2:
+            return float(self.G.nnz + self.n)
+        order = _search_order(key)
+        pos = {v: i for i, v in enumerate(order)}
+        parent = {}
+        for a, b, _ in edges:
+            ia, ib = sorted((pos[a], pos[b]))
+            if ib < k - 1 and ib not in parent:
+                parent[ib] = ia
+        indptr, indices = self._ranked()[:2]
+        children = {i: [] for i in range(k - 1)}
+        for ch, par in parent.items():
+            children[par].append(ch)
+        flag = np.zeros(1, dtype=np.int64)
+
+        def msg(i):
+            out = np.ones(self.n)
+            for ch in children[i]:
+                y = np.zeros(self.n)
+                K.spmv(indptr, indices, np.ones(1), False, 1, msg(ch), np.zeros(1), False, y, False, flag)
+                out = out * y
+            return out
+
+        return float(msg(0).sum()) + float(self.G.nnz)
 
     # ------------------------------------------------------------ user-level counts
     def count(self, F, kind="hom"):
@@ -794,6 +894,54 @@ def _f_book3(c):
     return xprod_sum(t, t - 1, t - 2)
 
 
+def _f_bowtie(c):
+    # two triangles glued at a vertex: (2 t_x)^2 summed, minus the glued maps that share a vertex
+    # (4 diamonds) or two (2 triangles)
+    tv = c._tri_v()
+    return 4 * xprod_sum(tv, tv) - 4 * _f_diamond(c) - 2 * _f_k3(c)
+
+
+def _f_lollipop(c):
+    # a paw rooted at its leaf z: R_z = sum_{w in N(z)} 2 (t_w - t_zw) = 2 (A t)_z - 4 t_z; a leaf
+    # hung at z gives R_z d_z, minus the maps whose new leaf lands on the paw (paw, 2 diamonds)
+    tv = c._tri_v()
+    At = c._spmv(tv, 1, False)
+    R = 2 * At - 4 * tv
+    return xprod_sum(R, c.deg) - _f_paw(c) - 2 * _f_diamond(c)
+
+
+def _f_c5(c):
+    # every injective map of C5 has one vertex on top, and the five are alike: inj = 5 inj_top.
+    # inj_top = closed maps from the top (c5_top_walks) minus the ones that merge vertices below
+    # the top, which are injective maps from the top of the quotients: the paw rooted at its leaf
+    # ({v, w} merged), the paw rooted at a degree-2 vertex twice ({v, y}, {x, w}), and K3 ({v, y},
+    # {x, w}), whose top-rooted count is 2 T
+    indptr, indices, _, _, split, _ = c._ranked()
+    nch = _nchunks()
+    c2 = np.zeros((nch, c.n), dtype=np.int64)
+    touched = np.zeros((nch, c.n), dtype=np.int64)
+    out = np.zeros(c.n, dtype=np.int64)
+    flag = np.zeros(1, dtype=np.int64)
+    K.c5_top_walks(indptr, indices, split, c2, touched, out, flag)
+    c._check_flag(flag, "C5")
+    del c2, touched
+    walks = xsum(out)
+    paw = _key([(0, 1), (1, 2), (0, 2), (0, 3)])
+    leaf = c._enumerate_rooted(paw, _vertex_of_degree(paw, 1), top=True)
+    deg2 = c._enumerate_rooted(paw, _vertex_of_degree(paw, 2), top=True)
+    return 5 * (walks - leaf - 2 * deg2 - 2 * c._T())
+
+
+def _vertex_of_degree(key, d):
+    """The first vertex of degree d in the key."""
+    k, edges, _ = key
+    deg = [0] * k
+    for a, b, _ in edges:
+        deg[a] += 1
+        deg[b] += 1
+    return deg.index(d)
+
+
 def _f_k5e(c):
     return 12 * c._k5e()
 
@@ -812,6 +960,9 @@ _BINARY_FORMULAS = {
     _key([(0, 1), (1, 2), (2, 3), (0, 3), (0, 4), (1, 4)]): _f_house,
     _key([(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (0, 4), (1, 4)]): _f_book3,
     _key([(a, b) for a in range(5) for b in range(a + 1, 5) if (a, b) != (3, 4)]): _f_k5e,
+    _key([(0, 1), (1, 2), (0, 2), (0, 3), (0, 4), (3, 4)]): _f_bowtie,
+    _key([(0, 1), (1, 2), (0, 2), (2, 3), (3, 4)]): _f_lollipop,
+    _key([(0, 1), (1, 2), (2, 3), (3, 4), (0, 4)]): _f_c5,
 }
 
 
