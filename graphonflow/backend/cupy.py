@@ -544,10 +544,12 @@ class CuPyBackend(ArrayAPIBackend):
     def __init__(self):
         try:
             import cupy
+            import cupy.cublas  # a submodule that ``import cupy`` does not load
             import array_api_compat.cupy as xp
-        except ImportError:
-            raise ImportError("the GPU backend needs CuPy and array-api-compat: pip install 'graphonflow[gpu]' "
-                              "(CuPy for CUDA 12)") from None
+        except ImportError as exc:
+            raise ImportError(f"the GPU backend needs CuPy (with its CUDA libraries) and array-api-compat: "
+                              f"pip install 'graphonflow[gpu]', and 'cupy-cuda12x[ctk]' where no CUDA toolkit "
+                              f"is installed ({exc})") from exc
         super().__init__(xp)
         self.cp = cupy
         self._modules = {}
