@@ -521,7 +521,19 @@ def test_gpu_passes_match_the_generic_backend(be, dtype):
         S = dev.sym_square(1.0 / m, Bc, symmetric=True)
         assert bool(cp.all(S == S.T))
         _close(S, B.astype(np.float64) @ B.astype(np.float64) / m, dtype, rtol64=1e-12)
+        for name, args in [("scaled_sym", (-1.3,)), ("local_velocity", (0.8, -0.1)), ("local_velocity", (0.0, 0.2))]:
+            oc, ox = cp.empty_like(Bc), xp.empty_like(Bx)
+            src = (Gc, Gx) if name == "scaled_sym" else (Bc, Bx)
+            getattr(dev, name)(oc, src[0], *args)
+            getattr(be, name)(ox, src[1], *args)
+            _close(oc, ox, dtype)
         out = cp.empty_like(Bc)
+        dev.clip(Gc, 0.0, 1.0, out=out)
+        assert np.array_equal(out.get(), np.clip(G, 0.0, 1.0))
+        V = cp.asarray(G)
+        dev.project_velocity(V, Bc, 1e-6, 1 - 1e-6)  # B sits on these faces where _args put 0 and 1
+        ref = CPU.project_velocity(G.copy(), B, 1e-6, 1 - 1e-6)
+        assert np.array_equal(V.get(), ref) and not np.array_equal(ref, G)
         dev.lincomb(out, Bc, [(0.3, Gc), (-1.2, Bc)])
         ref = np.array(B)
         ref += 0.3 * G

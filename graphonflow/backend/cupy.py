@@ -20,6 +20,8 @@ pass                   what one thread does per entry (i, j)                    
 velocity``                                                                          ``project_velocity``
 ``lincomb``            base + sum_k c_k X_k in the state's dtype (all terms at      ``lincomb``
                        once)
+``scaled_sym``,        scale G; -(alpha logit B + beta), in the state's dtype       ``scaled_sym``,
+``local_velocity``     (the explicit and implicit tendencies of a stage)            ``local_velocity``
 ``mirror``             upper triangle -> lower, 32 x 32 tiles through shared memory ``mirror``
 =====================  ==========================================================  =================
 
@@ -442,6 +444,21 @@ extern "C" __global__ void gf_projv_SUF(T* V, const T* B, long long N, double lo
     }
 }
 
+/* out = scale G, in T (np.multiply(G, scale, out=out) on the CPU) */
+extern "C" __global__ void gf_scaled_SUF(T* out, const T* G, long long N, double scale) {
+    GF_FLAT { out[l] = (T)scale * G[l]; }
+}
+
+/* out = -(alpha log(B / (1 - B)) + beta) step by step in T, as the CPU backend's NumPy statements */
+extern "C" __global__ void gf_locvel_SUF(T* out, const T* B, long long N, double alpha, double beta) {
+    GF_FLAT {
+        T r = B[l] / ((T)1.0 - B[l]);
+        r = log(r);
+        r = r * (T)(-alpha);
+        out[l] = r - (T)beta;
+    }
+}
+
 /* out = base + c_0 X_0 + c_1 X_1 + ... term by term in T (like out += c * X on the CPU) */
 extern "C" __global__ void gf_lincomb_SUF(T* out, const T* base, const unsigned long long* ptrs,
         const double* cs, int nterms, long long N) {
@@ -655,6 +672,17 @@ class CuPyBackend(ArrayAPIBackend):
     def project_velocity(self, V, B, lo, hi):
         self._flat("projv", V, (V, self._c(B), np.int64(V.size), np.float64(lo), np.float64(hi)))
         return V
+
+    def scaled_sym(self, out, G, scale):
+        self._flat("scaled", out, (out, self._c(G), np.int64(out.size), np.float64(scale)))
+        return out
+
+    def local_velocity(self, out, B, alpha, beta):
+        if alpha == 0.0:
+            out.fill(-beta)
+        else:
+            self._flat("locvel", out, (out, self._c(B), np.int64(out.size), np.float64(alpha), np.float64(beta)))
+        return out
 
     def lincomb(self, out, base, terms):
         cp = self.cp
