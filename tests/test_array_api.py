@@ -360,6 +360,17 @@ def test_flow_keeps_saveat_functions_and_errors_on_device():
     assert isinstance(r3.W, np.ndarray)
 
 
+def test_step_graphon_flows_on_the_generic_backend(be):
+    rng = np.random.default_rng(12)
+    S = gf.StepGraphon(_sym(rng, 6, 0.2, 0.8), rng.dirichlet(np.ones(6)))
+    for F, kw in [(gf.ergm([-0.5, 1.0]), dict(dt=0.05)), (gf.HomDensity("C5") + 0.2 * gf.Entropy(), dict(rtol=1e-7)),
+                  (gf.HomDensity("K4") - gf.HomDensity("S3"), dict(dt=0.05, integrator="heun"))]:
+        r0, r1 = gf.flow(F, S, t1=0.5, **kw), gf.flow(F, S, t1=0.5, backend=be, **kw)
+        assert r1.n_steps == r0.n_steps and isinstance(r1.W, type(xp.zeros(1)))
+        np.testing.assert_allclose(to_numpy(r1.W), r0.W, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(to_numpy(r1.widths), S.widths, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_noisy_flow_on_array_api_arrays_matches_numpy(dtype):
     rng = np.random.default_rng(8)

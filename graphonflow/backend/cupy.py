@@ -522,13 +522,22 @@ void gfh_phi(const double* B, long long N, double alpha, double beta, double gam
 
 
 def cuda_source(dtype) -> str:
-    """The CUDA source of the kernels for states of ``dtype`` (float32 or float64)."""
+    """The CUDA source of the kernels for states of ``dtype`` (float32 or float64).
+
+    >>> src = cuda_source(np.float32)
+    >>> src.startswith("typedef float T;"), "gf_prox_f(" in src, "gf_prox_d(" in cuda_source(np.float64)
+    (True, True, True)
+    """
     t, suf = ("float", "f") if np.dtype(dtype) == np.float32 else ("double", "d")
     return (f"typedef {t} T;\n#define GF_BLOCK {BLOCK}\n" + DEVICE_FUNCTIONS + _KERNELS).replace("_SUF(", f"_{suf}(")
 
 
 def host_source() -> str:
-    """The per-entry functions as host C++ with ``extern "C"`` loops ``gfh_*`` (for the tests)."""
+    """The per-entry functions as host C++ with ``extern "C"`` loops ``gfh_*`` (for the tests).
+
+    >>> "GF_DEV double gf_prox(" in host_source() and "__global__" not in host_source()
+    True
+    """
     return "#define GF_HOST 1\n" + DEVICE_FUNCTIONS + _HOST_WRAPPERS
 
 
