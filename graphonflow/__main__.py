@@ -147,18 +147,23 @@ def demo(n: int = 400, seed: int = 0, out=None, progress=None) -> dict:
 _HEADER = {"auto": None, "yes": True, "no": False}
 
 
-def _read_graph_arg(args, path, err=None):
+def _read_graph_arg(args, path, err=None, sparse=False):
     """read_graph with the edge-list options; notes and warnings go to standard error."""
     err = err or sys.stderr
     cmd = f"graphonflow {args.command}"
-    A, info = read_graph(path, duplicates=args.duplicates, header=_HEADER[args.header], return_info=True)
+    A, info = read_graph(path, duplicates=args.duplicates, header=_HEADER[args.header], return_info=True,
+                         sparse=sparse)
     if info["header"] is not None and args.header == "auto":
         print(f"{cmd}: note: {path}, line {info['header_line']}: {info['header']!r} read as a header, "
               "not an edge (--header no reads it as an edge)", file=err)
     lo, hi = info["range"]
     if lo < 0.0 or hi > 1.0:
-        k = int(np.count_nonzero((A < 0.0) | (A > 1.0)))
-        print(f"{cmd}: warning: {path}: {k} of the {A.size} matrix entries lie outside [0, 1] "
+        if sparse:  # the stored entries of a SparseGraph (its zeros lie inside [0, 1])
+            k = sum(int(np.count_nonzero((x < 0) | (x > 1))) for x in (A.data, A.diag) if x is not None)
+            size = A.n * A.n
+        else:
+            k, size = int(np.count_nonzero((A < 0.0) | (A > 1.0))), A.size
+        print(f"{cmd}: warning: {path}: {k} of the {size} matrix entries lie outside [0, 1] "
               f"(from {lo:.6g} to {hi:.6g}); the numbers treat it as a signed kernel, "
               "not as edge probabilities", file=err)
     return A
@@ -170,13 +175,23 @@ def _cmd_density(args, out=None):
 
     out = out or sys.stdout
     pattern = as_pattern(args.pattern)  # an unknown name stops here, before the file is read
-    A = _read_graph_arg(args, args.graph)
     max_cost = getattr(args, "max_cost", 1e14)
     max_cost = None if max_cost is None or math.isinf(max_cost) else max_cost
     if max_cost is not None and not max_cost > 0:
         raise ValueError(f"--max-cost must be a positive number of operations or 'inf', got {max_cost:g}")
-    ws = HomWorkspace(A, max_cost=None)
     kinds = list(dict.fromkeys(getattr(args, "kind", None) or KINDS))
+    # edge lists and GraphML are streamed into sparse form (never an n x n matrix); small dense
+    # graphs then take the dense engine as before (graphonflow.sparse.dispatch.use_dense)
+    sparse = Path(args.graph).suffix.lower() not in (".npy", ".npz")
+    A = _read_graph_arg(args, args.graph, sparse=sparse)
+    if sparse:
+        from .sparse.dispatch import use_dense
+
+        if use_dense(A.n, A.nnz):
+            A = A.toarray()
+        else:
+            return _density_sparse(args, A, pattern, kinds, max_cost, out)
+    ws = HomWorkspace(A, max_cost=None)
     # every requested density is costed before any is computed (a typo such as K33 for K3,3
     # or C100 would otherwise run for hours)
     for kind in kinds:
@@ -185,6 +200,29 @@ def _cmd_density(args, out=None):
     print(f"graph: {args.graph} (n = {ws.m})   pattern: {args.pattern}", file=out)
     for kind in kinds:
         print(f"{_KIND_LABEL[kind]} = {ws.density(pattern, kind):.12g}", file=out)
+    return 0
+
+
+def _density_sparse(args, G, pattern, kinds, max_cost, out):
+    """The density command on a large sparse graph: densities and the exact counts behind them."""
+    from .sparse.canon import automorphisms
+    from .sparse.counts import _counter
+    from .sparse.dispatch import check_sparse_cost
+
+    c = _counter(G, "weight")
+    for kind in kinds:
+        check_sparse_cost(c, pattern, kind, max_cost,
+                          advice="pass --max-cost inf (or a larger number) to compute it anyway")
+    print(f"graph: {args.graph} (n = {G.n}, m = {G.m}; sparse counts)   pattern: {args.pattern}", file=out)
+    for kind in kinds:
+        v = c.count(pattern, kind)
+        print(f"{_KIND_LABEL[kind]} = {c.density(pattern, kind):.12g}   ({kind} = {v})", file=out)
+    aut = automorphisms(pattern.k, pattern.edges)
+    for kind, what in (("inj", "copies"), ("ind", "induced copies")):
+        if kind in kinds:
+            v = c.count(pattern, kind)
+            print(f"{what} of {args.pattern} (= {kind} / |Aut| = {kind} / {aut}): "
+                  f"{v // aut if c.exact else v / aut}", file=out)
     return 0
 
 
