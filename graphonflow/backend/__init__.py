@@ -56,7 +56,8 @@ def is_foreign_array(x) -> bool:
     if isinstance(x, np.ndarray):
         return False
     t = type(x)
-    return hasattr(t, "__array_namespace__") or t.__module__.split(".")[0] in ("cupy", "torch")
+    return hasattr(t, "__array_namespace__") or hasattr(t, "__graphonflow_backend__") or \
+        t.__module__.split(".")[0] in ("cupy", "torch")
 
 
 def _cupy_backend():
@@ -73,6 +74,9 @@ def get_backend(array) -> ArrayBackend:
     namespace for any other array-API array."""
     if isinstance(array, np.ndarray):
         return CPU
+    own = getattr(type(array), "__graphonflow_backend__", None)  # an array that names its backend
+    if own is not None:  # (graphonflow.backend.dask.SymBlocks)
+        return own(array)
     if is_foreign_array(array):
         if type(array).__module__.split(".")[0] == "cupy":
             return _cupy_backend()
