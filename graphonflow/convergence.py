@@ -922,7 +922,7 @@ class _ClusterStudy:
                 self.restored.append(label)
                 report(f"{label}: restored from the checkpoint ({rec['message']})")
                 self.refs[j] = _restored_outcome(rec)
-                ref_arg[j] = self.client.scatter(self.refs[j], hash=False)
+                ref_arg[j] = self.client.scatter([self.refs[j]], hash=False)[0]
             else:
                 fut = self._submit(_task_flow, plan, S0, label, plan.how, label=label, priority=_work(S0.m))
                 ref_arg[j] = fut
@@ -936,7 +936,7 @@ class _ClusterStudy:
                 self.restored.append(label)
                 report(f"{label}: restored from the checkpoint ({rec['message']})")
                 self.check = _restored_outcome(rec)
-                check_arg = self.client.scatter(self.check, hash=False)
+                check_arg = self.client.scatter([self.check], hash=False)[0]
             else:
                 check_arg = self._submit(_task_flow, plan, S0, label, plan.check_how, label=label,
                                          priority=3 * _work(S0.m))

@@ -86,8 +86,15 @@ _ONE_THREAD = []
 
 
 def one_blas_thread():
-    """Limit every loaded BLAS of this process to one thread (once per process)."""
+    """On a dask worker: limit every loaded BLAS of the process to one thread (once per process).
+    Elsewhere (a block function called directly) nothing changes."""
     if not _ONE_THREAD:
+        try:
+            from distributed import get_worker
+
+            get_worker()
+        except (ImportError, ValueError):
+            return
         from threadpoolctl import threadpool_limits
 
         _ONE_THREAD.append(threadpool_limits(limits=1, user_api="blas"))

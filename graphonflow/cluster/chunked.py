@@ -13,9 +13,9 @@ pairs with error control) and the functionals are those of the in-memory flow:
 * every sum the driver needs -- the energy, the squared speed, the scaled error norm, the
   density constraint's statistics -- is a per-block partial and a tree reduction.
 
-It agrees with the in-memory flow to rounding (tests/test_cluster.py: entries within
-1e-13 after the whole run at n = 96 in 3 x 3 chunks, for euler, prox and dp54); see
-docs/scaling.md for sizing chunks and workers at n = 200,000.
+It agrees with the in-memory flow to rounding (tests/test_cluster.py checks entries, energies
+and speeds within 1e-12 after whole runs at n = 96 in 3 x 3 chunks, for euler, prox and dp54,
+and the same step counts); see docs/scaling.md for sizing chunks and workers at n = 200,000.
 
 Example (a cluster of two local worker processes)::
 

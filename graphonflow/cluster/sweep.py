@@ -125,7 +125,7 @@ def local_client(workers, *, memory_limit="auto", silence_logs=True):
     dd = require_distributed()
     import logging
 
-    kw = dict(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
+    kw = dict(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
               memory_limit=memory_limit, env=dict(WORKER_ENV))
     if silence_logs:
         kw["silence_logs"] = logging.ERROR
