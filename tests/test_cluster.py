@@ -370,3 +370,18 @@ def test_product_block_is_one_output_block_of_the_full_product():
     sq = bk.product_block(1.0, xs1, [1 > k for k in range(3)], xs1, [1 > k for k in range(3)], square=True)
     np.testing.assert_array_equal(sq, sq.T)
     np.testing.assert_allclose(sq, (X @ X)[slice(*bounds[1]), slice(*bounds[1])], rtol=1e-14)
+
+
+def test_product_chains_give_the_same_bits_as_one_task_per_block(client):
+    """panel=p splits each output block's sum over a chain of tasks holding 2p + 2 blocks: the
+    additions are the same, in the same order, so the products are bit for bit the same."""
+    one, chain = DaskBackend(client, 4), DaskBackend(client, 4, panel=1)
+    X1, X2 = one.from_array(A96), chain.from_array(A96)
+    Y1, Y2 = one.sym_square(1.0 / 96, X1, symmetric=True), chain.sym_square(1.0 / 96, X2, symmetric=True)
+    np.testing.assert_array_equal(Y1.to_numpy(), Y2.to_numpy())
+    Z1, Z2 = one.mirror(one.gemm(0.5, Y1, X1)), chain.mirror(chain.gemm(0.5, Y2, X2))
+    np.testing.assert_array_equal(Z1.to_numpy(), Z2.to_numpy())
+    np.testing.assert_allclose(Z1.to_numpy(), 0.5 * (A96 @ A96 / 96) @ A96, rtol=1e-13)
+    assert len(Z2.blocks[(0, 3)].key) > 0 and "product" in Z2.blocks[(0, 3)].key
+    with pytest.raises(ValueError, match=r"panel must be a positive integer \(blocks per product task\), got 0"):
+        DaskBackend(client, 4, panel=0)

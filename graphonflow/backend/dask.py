@@ -184,6 +184,11 @@ class DaskBackend(ArrayBackend):
         which chunks (chunks + 1) / 2 are stored.
     n : int, optional
         The matrix size, if known (else fixed by the first matrix read).
+    panel : int, optional
+        Terms per product task: each output block of a product is summed by a chain of tasks
+        over ``panel`` blocks of its row and column panels each, so that a task holds
+        2 panel + 2 blocks.  Default: the whole panel in one task (2 chunks + 2 blocks).  The
+        result does not depend on it (the additions are the same, in the same order).
 
     Use it as ``flow(F, W0, backend=DaskBackend(client, chunks=4), ...)`` or through
     :func:`graphonflow.cluster.chunked.chunked_flow`.
@@ -191,11 +196,14 @@ class DaskBackend(ArrayBackend):
 
     name = "dask"
 
-    def __init__(self, client, chunks, n=None):
+    def __init__(self, client, chunks, n=None, panel=None):
         if isinstance(chunks, bool) or int(chunks) != chunks or int(chunks) < 1:
             raise ValueError(f"chunks must be a positive integer (chunks per side), got {chunks!r}")
+        if panel is not None and (isinstance(panel, bool) or int(panel) != panel or int(panel) < 1):
+            raise ValueError(f"panel must be a positive integer (blocks per product task), got {panel!r}")
         self.client = client
         self.chunks = int(chunks)
+        self.panel = None if panel is None else min(int(panel), self.chunks)
         self.n = None
         self.bounds = None
         self.pairs = None
@@ -362,19 +370,24 @@ class DaskBackend(ArrayBackend):
 
         bx, by = self._check(X), self._check(Y)
         nb = self.chunks
+        p = nb if self.panel is None else self.panel
         key = self._key("square" if square else "product")
         out = {}
         for (I, J) in self.pairs:
             xs = [bx[(min(I, k), max(I, k))] for k in range(nb)]
             xt = [I > k for k in range(nb)]
-            if square and I == J:
-                out[(I, J)] = self.client.submit(product_block, alpha, xs, xt, xs, xt, True,
-                                                 key=f"{key}-{I}-{J}", pure=False)
-                continue
-            ys = [by[(min(k, J), max(k, J))] for k in range(nb)]
-            yt = [k > J for k in range(nb)]
-            out[(I, J)] = self.client.submit(product_block, alpha, xs, xt, ys, yt, False,
-                                             key=f"{key}-{I}-{J}", pure=False)
+            sq = square and I == J
+            if sq:
+                ys, yt = xs, xt
+            else:
+                ys = [by[(min(k, J), max(k, J))] for k in range(nb)]
+                yt = [k > J for k in range(nb)]
+            acc = None
+            for k0 in range(0, nb, p):  # a chain of tasks over K, p terms each (one task by default)
+                k1 = min(nb, k0 + p)
+                acc = self.client.submit(product_block, alpha, xs[k0:k1], xt[k0:k1], ys[k0:k1], yt[k0:k1], sq,
+                                         acc, k1 == nb, key=f"{key}-{I}-{J}-{k0}", pure=False)
+            out[(I, J)] = acc
         return SymBlocks(self, X.n, np.result_type(X.dtype, Y.dtype), out)
 
     def gemm(self, alpha, X, Y):

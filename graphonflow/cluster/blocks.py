@@ -19,15 +19,20 @@ are reduced per block and then across blocks by :func:`tree_sum` / :func:`tree_m
 fixed order, so a run is reproducible; they differ from the in-memory sums only by the order
 of the additions.
 
-The products compute one output block per task (:func:`product_block`):
+The products compute each output block by one chain of tasks (:func:`product_block`):
 
 .. math::  (X D Y)_{IJ} = \alpha \sum_K X_{IK} Y_{KJ},
 
 with X_{IK} = X_{KI}^T for I > K read from the stored block, accumulated over K in one
-buffer.  A task holds its two panels' blocks (2 n c entries for chunks of c rows), one
-output block and one product buffer (2 c^2), whatever n is: peak memory per task is bounded
-by the chunk size, unlike dask.array's generic matmul, which materialises the partial
-products of a contraction before summing them (dask issues #6916 and #3732).
+buffer.  By default one task sums the whole panel: it holds the 2N blocks of its row and
+column panels (2 n c entries for chunks of c rows), one output block and one product buffer.
+With ``panel=p`` (:class:`~graphonflow.backend.dask.DaskBackend`) a chain of tasks sums p
+terms each, so a task holds 2p + 2 blocks whatever n is; the additions are the same, in the
+same order, so the result does not depend on p.  Either way exactly one accumulator per
+output block is alive: dask.array's generic ``dot``/``matmul`` either brings whole panels
+together (memory growing with the array, dask issue #6916) or makes every partial product
+X_{IK} Y_{KJ} a task of its own, which the scheduler may hold many of at once before the
+sums run (the out-of-memory kills of dask issue #3732).
 
 Every task runs on one thread: a BLAS limit of one thread is set once per worker process
 and the serial Numba kernels are called; the cluster's parallelism is its tasks.
@@ -257,14 +262,19 @@ def cpg_stats_block(B, G, wI, wJ, diag, lam, *, gscale, alpha, beta, lo, hi):
 
 
 # --------------------------------------------------------------------------- products
-def product_block(alpha, xs, xt, ys, yt, square=False):
+def product_block(alpha, xs, xt, ys, yt, square=False, acc=None, last=True):
     r"""One output block of alpha X D Y: ``alpha * sum_K op(xs[K]) @ op(ys[K])`` with op the
     transpose where ``xt[K]`` (``yt[K]``) says so, accumulated in K order in one buffer.
 
     ``square``: the product is X X^T on a diagonal block (each term ``a @ a.T``, one BLAS
-    ``syrk``), and the result is mirrored from its upper triangle (exactly symmetric)."""
+    ``syrk``), and the result is mirrored from its upper triangle (exactly symmetric).
+
+    A long sum can be split over a chain of tasks: ``acc`` is the sum of the terms before
+    these (from the previous task of the chain; copied, not modified), and only the ``last``
+    task scales by alpha and mirrors.  The additions happen in the same order however the
+    terms are split, so the result does not depend on the split."""
     one_blas_thread()
-    out = None
+    out = None if acc is None else np.array(arr(acc), copy=True)
     tmp = None
     for a, ta, b, tb in zip(xs, xt, ys, yt):
         a, b = arr(a), arr(b)
@@ -283,10 +293,11 @@ def product_block(alpha, xs, xt, ys, yt, square=False):
             out = np.ascontiguousarray(t)
         else:
             out += t
-    if square:
-        _mirror_lower_from_upper(out)
-    if alpha != 1.0:
-        out *= alpha
+    if last:
+        if square:
+            _mirror_lower_from_upper(out)
+        if alpha != 1.0:
+            out *= alpha
     return out
 
 

@@ -6,9 +6,10 @@ cluster, cut into ``chunks x chunks`` blocks of which only the upper ones are st
 The driver, the integrators (``euler``, ``prox``, the explicit and the IMEX Runge--Kutta
 pairs with error control) and the functionals are those of the in-memory flow:
 
-* the symmetric products of the cycle densities are blocked, one task per output block
-  (:func:`graphonflow.cluster.blocks.product_block`), which bounds a task's memory by two
-  panels of blocks whatever n is;
+* the symmetric products of the cycle densities are blocked: one accumulator per output
+  block, summed by one task (two panels of blocks in memory) or, with ``panel=p``, by a
+  chain of tasks holding 2p + 2 blocks each whatever n is
+  (:func:`graphonflow.cluster.blocks.product_block`);
 * the entry-wise passes run per block with the package's Numba kernels;
 * every sum the driver needs -- the energy, the squared speed, the scaled error norm, the
   density constraint's statistics -- is a per-block partial and a tree reduction.
@@ -51,7 +52,7 @@ def check_functional(F):
     return F
 
 
-def chunked_flow(F, W0, *, client, chunks, **kwargs):
+def chunked_flow(F, W0, *, client, chunks, panel=None, **kwargs):
     """Run :func:`graphonflow.flow` on a cluster with the state cut into ``chunks x chunks`` blocks.
 
     Parameters
@@ -64,6 +65,9 @@ def chunked_flow(F, W0, *, client, chunks, **kwargs):
     client : dask.distributed.Client
     chunks : int
         Blocks per side (chunk size about n / chunks).
+    panel : int, optional
+        Blocks per product task (:class:`~graphonflow.backend.dask.DaskBackend`): a task of a
+        product then holds 2 panel + 2 blocks instead of two whole panels.  Same results.
     **kwargs
         Everything else :func:`graphonflow.flow` takes (``t1``, ``dt`` or ``rtol``,
         ``integrator``, ``density``, ``saveat``, ...).  Saved states are SymBlocks on the
@@ -83,4 +87,4 @@ def chunked_flow(F, W0, *, client, chunks, **kwargs):
                          "starts one on this machine)")
     if "backend" in kwargs:
         raise ValueError("chunked_flow chooses the backend itself; call graphonflow.flow(..., backend=...) instead")
-    return flow(F, W0, backend=DaskBackend(client, chunks), **kwargs)
+    return flow(F, W0, backend=DaskBackend(client, chunks, panel=panel), **kwargs)
