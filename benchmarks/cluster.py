@@ -91,7 +91,8 @@ def run_study(workers):
     sb = json.loads((b / "summary.json").read_text())
     same_summary = _without_timings(sa) == _without_timings(sb)
     ta, tb = np.load(a / "trajectory.npz"), np.load(b / "trajectory.npz")
-    same_arrays = sorted(ta.files) == sorted(tb.files) and all(np.array_equal(ta[k], tb[k]) for k in ta.files)
+    same_arrays = sorted(ta.files) == sorted(tb.files) and all(
+        np.array_equal(ta[k], tb[k], equal_nan=ta[k].dtype.kind == "f") for k in ta.files)
     flows = {f["label"]: f["flow_wall_times"] for f in sb["functionals"]}
     t_serial, t_cluster = times["serial"], times[f"workers {workers}"]
     print()

@@ -279,10 +279,14 @@ def _cmd_run(args, out=None):
     cfg = load_config(args.config)
     restart = getattr(args, "restart", False)
     workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    task_threads = getattr(args, "task_threads", None)
     if workers is not None and scheduler is not None:
         raise ValueError("give --workers N (a local cluster) or --scheduler ADDRESS (an existing one), not both")
+    if task_threads is not None and workers is None and scheduler is None:
+        raise ValueError("--task-threads applies to a cluster run: give --workers N or --scheduler ADDRESS")
     try:
-        res = run_study(cfg, args.out, quiet=args.quiet, resume=not restart, workers=workers, scheduler=scheduler)
+        res = run_study(cfg, args.out, quiet=args.quiet, resume=not restart, workers=workers, scheduler=scheduler,
+                        task_threads=task_threads)
     except (PermissionError, NotADirectoryError) as exc:  # an output folder it cannot write: before any work
         print(f"graphonflow run: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -302,6 +306,8 @@ def _cmd_run(args, out=None):
     fs = res.summary["functionals"]
     where = (f" on {workers} local worker processes" if workers is not None else
              f" on the cluster at {scheduler}" if scheduler is not None else "")
+    if task_threads is not None:
+        where += f", {task_threads} thread(s) per task"
     print(f"graphonflow study '{cfg.title}': {len(fs)} functional(s), n = {', '.join(map(str, cfg.ns))}, "
           f"finished in {res.wall_time:.1f} s{where}", file=out)
     if res.resumed_from is not None:
@@ -370,9 +376,9 @@ def _positive_int(text):
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of worker processes, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number of worker processes, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return v
 
 
@@ -397,6 +403,10 @@ def _main(argv=None) -> int:
     p_run.add_argument("--scheduler", default=argparse.SUPPRESS, metavar="ADDRESS",
                        help="run every flow as a task on the existing dask cluster whose scheduler is at ADDRESS "
                        "(e.g. tcp://10.0.0.1:8786)")
+    p_run.add_argument("--task-threads", type=_positive_int, default=argparse.SUPPRESS, metavar="K",
+                       help="with --workers/--scheduler: BLAS and Numba threads per task (default: this process's, "
+                       "which gives the serial run's numbers bit for bit; with K, those of a serial run under "
+                       "OPENBLAS_NUM_THREADS=K NUMBA_NUM_THREADS=K)")
     p_demo = sub.add_parser(
         "demo", help="densities in a sampled graph and its limit", formatter_class=fmt,
         description="t, t_inj and t_ind of K2, P3, K3, C4, S3, K4 and C5 in a sampled graph G(n, xy) "

@@ -377,6 +377,7 @@ def convergence_study(
     client=None,
     workers=None,
     cluster_progress=None,
+    task_threads=None,
 ) -> ConvergenceStudy:
     r"""Measure how fast finite-n gradient flows approach their graphon limit in cut distance.
 
@@ -469,6 +470,11 @@ def convergence_study(
         duration of the call.
     cluster_progress : callable(label, done, total), optional
         With a cluster: called after each finished task.
+    task_threads : int, optional
+        With a cluster: run every task with this many BLAS and Numba threads instead of this
+        process's counts.  The results are then those of a serial run under the same counts
+        (``OPENBLAS_NUM_THREADS=k NUMBA_NUM_THREADS=k``), which can differ from the default
+        serial run in the last bits; one thread per task avoids oversubscribing the cores.
 
     Returns
     -------
@@ -500,7 +506,7 @@ def convergence_study(
         from .cluster.sweep import cluster_client
 
         with cluster_client(client, workers) as cl:
-            job = _ClusterStudy(plan, cl, hooks)
+            job = _ClusterStudy(plan, cl, hooks, task_settings(task_threads))
             run_cluster_jobs(cl, [job], task_done=cluster_progress)
             outcomes = job.outcomes()
     else:
@@ -893,8 +899,9 @@ class _ClusterStudy:
     serial run would have computed, so :func:`_assemble` builds the same study.
     """
 
-    def __init__(self, plan, client, hooks):
+    def __init__(self, plan, client, hooks, settings=None):
         self.plan, self.client, self.hooks = plan, client, hooks
+        self.settings = settings
         self.refs = [None, None]
         self.check = None
         self.gaps = None
@@ -912,7 +919,8 @@ class _ClusterStudy:
         from .cluster.sweep import thread_settings
 
         plan, lookup, report = self.plan, self.hooks.lookup, self.hooks.report
-        self.settings = thread_settings()
+        if self.settings is None:
+            self.settings = thread_settings()
         watch = []
         ref_arg = [None, None]
         for j in (0, 1):
@@ -995,6 +1003,16 @@ class _ClusterStudy:
     def outcomes(self):
         return dict(refs=self.refs, gap=self.gaps[0], cut_gap=self.gaps[1], check=self.check, int_gap=self.int_gap,
                     finite=self.finite, restored=self.restored)
+
+
+def task_settings(task_threads):
+    """The thread settings of cluster tasks: None (this process's, see
+    :func:`graphonflow.cluster.sweep.thread_settings`) or k BLAS and k Numba threads."""
+    if task_threads is None:
+        return None
+    if isinstance(task_threads, bool) or int(task_threads) != task_threads or int(task_threads) < 1:
+        raise ValueError(f"task_threads must be a positive integer (threads per task), got {task_threads!r}")
+    return {"blas": int(task_threads), "numba": int(task_threads)}
 
 
 def run_cluster_jobs(client, jobs, task_done=None):

@@ -1048,7 +1048,7 @@ def _check_output_folder(out: Path, folders):
 
 
 def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, overwrite=True,
-              resume=True, client=None, workers=None, scheduler=None) -> StudyResult:
+              resume=True, client=None, workers=None, scheduler=None, task_threads=None) -> StudyResult:
     """Run a study and write its outputs to ``out`` (completely or not at all).
 
     Parameters
@@ -1084,6 +1084,11 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
     scheduler : str, optional
         Instead of ``client``: connect to the dask scheduler at this address
         (``graphonflow run --scheduler tcp://host:8786``).
+    task_threads : int, optional
+        On a cluster: BLAS and Numba threads per task (``--task-threads``).  Default: this
+        process's counts, which makes the outputs those of the serial run.  With k, they are
+        those of a serial run under ``OPENBLAS_NUM_THREADS=k NUMBA_NUM_THREADS=k``; one thread
+        per task keeps the workers from oversubscribing the cores.
 
     Returns
     -------
@@ -1146,6 +1151,13 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
         raise FileExistsError(f"{out} exists and is not a study's output (no summary.json and config.toml); "
                               "it is never replaced: remove it or choose another --out")
     on_cluster = [k for k, v in (("client", client), ("workers", workers), ("scheduler", scheduler)) if v is not None]
+    if task_threads is not None:
+        if not on_cluster:
+            raise ValueError("task_threads (--task-threads) applies to a cluster run: give workers=, scheduler= "
+                             "or client= (--workers/--scheduler)")
+        from .convergence import task_settings
+
+        task_settings(task_threads)  # checked before any work
     if on_cluster and cfg.noise is not None:
         raise ConfigError(f"[noise]: a noisy study runs on one machine; drop {on_cluster[0]}= (--workers/--scheduler)")
     from contextlib import nullcontext
@@ -1173,7 +1185,7 @@ def run_study(config=None, out="graphonflow-out", *, quiet=False, stream=None, o
         term = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _on_sigterm) if term else None
         try:
-            result = _run(cfg, stage, prog, t_start, store, cl)
+            result = _run(cfg, stage, prog, t_start, store, cl, task_threads)
         except BaseException as exc:
             if kept.exists():
                 shutil.rmtree(kept)
@@ -1244,7 +1256,8 @@ def _prepare_stage(cfg, stage: Path, kept: Path, resume: bool, prog) -> Path:
     return best
 
 
-def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: _Store, client=None) -> dict:
+def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: _Store, client=None,
+         task_threads=None) -> dict:
     if cfg.noise is not None:
         return _run_noisy(cfg, stage, prog, t_start, store)
     W0 = cfg.initial_graphon()
@@ -1312,7 +1325,8 @@ def _run(cfg: StudyConfig, stage: Path, prog: _Progress, t_start: float, store: 
     try:
         if client is not None:
             for i, (label, study, fr, study_wall) in enumerate(
-                    _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, client)):
+                    _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, client,
+                                    task_threads)):
                 collect(i, label, study, fr, study_wall)
         else:
             for i, (label, _) in enumerate(cfg.functionals):
@@ -1464,9 +1478,10 @@ def _animation_task(F, W0, key, cfg, base, what):
 class _ClusterAnimation:
     """The two animation flows of functional i as cluster tasks (see convergence._ClusterStudy)."""
 
-    def __init__(self, cfg, i, F, W0, base, store, computed, client):
+    def __init__(self, cfg, i, F, W0, base, store, computed, client, settings=None):
         self.cfg, self.i, self.F, self.W0, self.base = cfg, i, F, W0, base
         self.store, self.computed, self.client = store, computed, client
+        self.settings = settings
         self.out = {"n": gif_size(cfg.ns)}
         self.restored = []
 
@@ -1481,8 +1496,9 @@ class _ClusterAnimation:
                 self.out["times"], self.out[key] = rec["frame_times"], rec["frames"]
                 continue
             what = f"{self.cfg.functionals[self.i][0]!r} ({lab})"
+            work = int(self.cfg.resolution) ** 3 if key == "limit" else gif_size(self.cfg.ns) ** 3
             fut = submit(self.client, _animation_task, self.F, self.W0, key, self.cfg, self.base, what, label=lab,
-                         priority=int(self.cfg.resolution) ** 3 if key == "limit" else gif_size(self.cfg.ns) ** 3)
+                         settings=self.settings, priority=work)
             watch.append((fut, self._handler(key, lab)))
         return watch
 
@@ -1494,12 +1510,15 @@ class _ClusterAnimation:
         return handle
 
 
-def _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, client):
+def _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, client, task_threads=None):
     """Every flow of every functional as tasks on the cluster at once (the functionals overlap);
     checkpoints and progress lines in this process as tasks finish.  Returns (label, study,
     frames, wall time) per functional, in order, with what the serial run computes."""
     from .cluster.sweep import describe
-    from .convergence import _assemble, _ClusterStudy, _Hooks, make_plan, run_cluster_jobs
+    from .convergence import _assemble, _ClusterStudy, _Hooks, make_plan, run_cluster_jobs, task_settings
+    from .cluster.sweep import thread_settings
+
+    settings = task_settings(task_threads) or thread_settings()
 
     t0 = time.perf_counter()
     jobs, parts = [], []
@@ -1516,11 +1535,14 @@ def _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, clie
 
         hooks = _Hooks(lambda s, _lab=label: prog.line(f"    [{_lab}] {s}"), on_flow,
                        lambda lab, _i=i: store.lookup(_i, lab))
-        job = _ClusterStudy(plan, client, hooks)
-        anim = _ClusterAnimation(cfg, i, F, W0, plan.base, store, computed, client) if cfg.gif_frames else None
+        job = _ClusterStudy(plan, client, hooks, settings)
+        anim = _ClusterAnimation(cfg, i, F, W0, plan.base, store, computed, client, settings) if cfg.gif_frames \
+            else None
         jobs += [job] + ([anim] if anim is not None else [])
         parts.append((label, plan, job, anim))
-    prog.line(f"running {len(cfg.functionals)} functional(s) on {describe(client)}: every flow is a task")
+    threads = "this process's thread counts" if task_threads is None else f"{task_threads} thread(s) per task"
+    prog.line(f"running {len(cfg.functionals)} functional(s) on {describe(client)}: every flow is a task, "
+              f"with {threads}")
     run_cluster_jobs(client, jobs, task_done=prog.tasks())
     wall = time.perf_counter() - t0
     out = []

@@ -148,6 +148,27 @@ def test_resume_after_a_crash_with_a_client(client, serial, monkeypatch):
     _assert_same_outputs(d / "serial", out)
 
 
+def test_one_thread_per_task_equals_a_serial_run_on_one_thread(client, serial):
+    """task_threads=1 keeps two workers from oversubscribing two cores; the outputs are then
+    those of a serial run with one BLAS and one Numba thread (OPENBLAS_NUM_THREADS=1
+    NUMBA_NUM_THREADS=1), bit for bit."""
+    d, _ = serial
+    cfg = st.load_config(d / "tiny.toml")
+    with sweep.worker_threads({"blas": 1, "numba": 1}):
+        st.run_study(cfg, d / "serial_1thread", quiet=True)
+    import io
+
+    log = io.StringIO()
+    res = st.run_study(cfg, d / "cluster_1thread", client=client, task_threads=1, stream=log)
+    assert "every flow is a task, with 1 thread(s) per task" in log.getvalue() and len(res.computed) == FLOWS
+    _assert_same_outputs(d / "serial_1thread", d / "cluster_1thread")
+    with pytest.raises(ValueError, match=r"task_threads must be a positive integer \(threads per task\), got 0"):
+        st.run_study(cfg, d / "never", client=client, task_threads=0, quiet=True)
+    with pytest.raises(ValueError, match=r"task_threads \(--task-threads\) applies to a cluster run"):
+        st.run_study(cfg, d / "never", task_threads=1, quiet=True)
+    assert not (d / "never").exists() and not (d / ".never.partial").exists()
+
+
 def test_convergence_study_with_a_client_equals_the_serial_one(client):
     F = HomDensity("C5") + 0.125 * Entropy()
     kw = dict(rtol=1e-4, resolution=8, rng=5, seeds=2, keep_states=True, check_integration=True)
@@ -224,7 +245,11 @@ def test_cli_scheduler_and_workers(client, serial, capsys):
         capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["run", "--workers", "0"])
-    assert e.value.code == 2 and "expected a positive number of worker processes, got '0'" in capsys.readouterr().err
+    assert e.value.code == 2 and "argument --workers: expected a positive integer, got '0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(d / "tiny.toml"), "--task-threads", "1"])
+    assert e.value.code == 2
+    assert "--task-threads applies to a cluster run: give --workers N or --scheduler ADDRESS" in capsys.readouterr().err
 
 
 def test_cli_workers_starts_a_local_cluster(serial, capsys):
