@@ -41,6 +41,10 @@ integrator ``"dp54"``) or with **fixed steps** (``dt``, default integrator ``"pr
 tolerance (rtol/10, atol/10) or with half the step (dt/2), and ``integration_cut_gap`` bounds
 the cut norm of the difference at every measured time: how far the time integration moves
 the reference.
+
+With ``client=`` (a ``dask.distributed`` client) or ``workers=N`` every reference and finite
+flow runs as a task on a cluster, with the same results bit for bit
+(:mod:`graphonflow.cluster.sweep`).
 """
 
 from __future__ import annotations
