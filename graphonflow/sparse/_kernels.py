@@ -64,14 +64,18 @@ def relabel_rows(indptr, indices, data, weighted, perm, rank, new_indptr, new_in
         a = indptr[u]
         L = indptr[u + 1] - a
         o = new_indptr[r]
+        if not weighted:
+            for i in range(L):
+                new_indices[o + i] = rank[indices[a + i]]
+            new_indices[o:o + L].sort()
+            continue
         tmp = np.empty(L, dtype=np.int64)
         for i in range(L):
             tmp[i] = rank[indices[a + i]]
         order = np.argsort(tmp)
         for i in range(L):
             new_indices[o + i] = tmp[order[i]]
-            if weighted:
-                new_data[o + i] = data[a + order[i]]
+            new_data[o + i] = data[a + order[i]]
 
 
 @njit(parallel=True, cache=True)
@@ -269,7 +273,7 @@ def cliques_ref(A, k):
 
 # ----------------------------------------------------------------------------- 4-cycles
 @njit(parallel=True, cache=True)
-def four_cycles(indptr, indices, split, data, weighted, cnt, s1, s2, touched, out, pv, pe, check, flag):
+def four_cycles(indptr, indices, split, data, weighted, cnt, s1, s2, touched, out, out3, pv, pe, check, flag):
     """out[u] = twice the number (or weight) of 4-cycles whose highest-ranked vertex is u.
 
     Chiba--Nishizeki wedge counting: for u, every wedge u - w - v with w, v < u adds 1 (and
@@ -277,12 +281,14 @@ def four_cycles(indptr, indices, split, data, weighted, cnt, s1, s2, touched, ou
     number C(cnt_v, 2) (weight (s1_v^2 - s2_v) / 2).  Cost sum_edges min degree, O(m alpha).
     Binary only: pv (nch, n) gets the per-vertex and pe (nch, nnz) the per-entry counts (an
     edge's count is pe at its two entries, added).  Buffers cnt, touched (nch, n); s1, s2
-    (nch, n) when weighted.
+    (nch, n) when weighted.  out3 (binary, when of size n) gets sum_v cnt_v (cnt_v - 1) (cnt_v - 2):
+    the maps of K2,3 whose top vertex is u on the side of two.
     """
     nch = cnt.shape[0]
     n = indptr.shape[0] - 1
     do_pv = pv.shape[1] > 0
     do_pe = pe.shape[1] > 0
+    do3 = out3.shape[0] > 0
     for c in prange(nch):
         for u in range(c, n, nch):
             nt = 0
@@ -308,6 +314,8 @@ def four_cycles(indptr, indices, split, data, weighted, cnt, s1, s2, touched, ou
                 else:
                     kk = cnt[c, v]
                     acc += kk * (kk - 1)
+                    if do3:
+                        out3[u] += kk * (kk - 1) * (kk - 2)
                     if do_pv:
                         pv[c, v] += kk * (kk - 1) // 2
                         pv[c, u] += kk * (kk - 1) // 2
@@ -394,7 +402,7 @@ def _row_end(indptr, indices, y, x0, top):
 
 
 @njit(parallel=True, cache=True)
-def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu, lp, top,
+def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu, lp, top, np_, nn, allmaps,
                   phi, pos, end, src, pref, out, check, flag):
     """out[x] = sum over injective maps phi of a connected pattern with phi(0) = x of the
     product of A[phi a, phi b]^mult over its edges and diag[phi v]^loops over its vertices.
@@ -406,7 +414,11 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
     the last level is counted, not walked: a common-neighbour count minus the used vertices
     in it.  With ``top`` every other vertex must have a smaller rank than phi(0) (phi(0) is the
     top vertex of the copy): rows are sorted, so scans stop at phi(0) and the hubs are entered
-    only from above.  Buffers phi, pos, end, src (nch, k) int64; pref (nch, k) like out.
+    only from above.  Induced counts: the earlier vertices nn[np_[i]:np_[i+1]] are *not*
+    neighbours of i in the pattern; a candidate adjacent to one of them is skipped (binary) or
+    weighs 1 - A there (weighted).  With ``allmaps`` the maps need not be injective (hom
+    counts of a pattern on a graph without loops: two pattern vertices may share an image when
+    they are not adjacent).  Buffers phi, pos, end, src (nch, k) int64; pref (nch, k) like out.
     """
     nch = phi.shape[0]
     n = indptr.shape[0] - 1
@@ -444,9 +456,9 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
                     cntl = 0
                     sb = src[c, lev]
                     ys = phi[c, nb[sb]]
-                    if bp[lev + 1] - bp[lev] == 1:
+                    if bp[lev + 1] - bp[lev] == 1 and np_[lev + 1] == np_[lev]:
                         cntl = end[c, lev] - indptr[ys]
-                        for j in range(1 if top else 0, lev):
+                        for j in range(lev if allmaps else (1 if top else 0), lev):
                             if _bsearch(indices, indptr[ys], end[c, lev], phi[c, j]) >= 0:
                                 cntl -= 1
                     else:
@@ -461,6 +473,12 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
                                     ok = False
                                     break
                             if ok:
+                                for t in range(np_[lev], np_[lev + 1]):
+                                    y = phi[c, nn[t]]
+                                    if _bsearch(indices, indptr[y], indptr[y + 1], z) >= 0:
+                                        ok = False
+                                        break
+                            if ok and not allmaps:
                                 for j in range(lev):
                                     if phi[c, j] == z:
                                         ok = False
@@ -480,10 +498,11 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
                     pos[c, lev] = p + 1
                     z = indices[p]
                     ok = True
-                    for j in range(lev):
-                        if phi[c, j] == z:
-                            ok = False
-                            break
+                    if not allmaps:
+                        for j in range(lev):
+                            if phi[c, j] == z:
+                                ok = False
+                                break
                     if not ok:
                         continue
                     wt = pref[c, lev - 1]
@@ -500,6 +519,17 @@ def enumerate_inj(indptr, indices, data, weighted, diag, use_diag, k, bp, nb, mu
                             break
                         if weighted:
                             wt = wt * _ipow(data[q], mu[t])
+                    if not ok:
+                        continue
+                    for t in range(np_[lev], np_[lev + 1]):
+                        y = phi[c, nn[t]]
+                        q = _bsearch(indices, indptr[y], indptr[y + 1], z)
+                        if q >= 0:
+                            if weighted:
+                                wt = wt * (1 - data[q])
+                            else:
+                                ok = False
+                                break
                     if not ok:
                         continue
                     if lp[lev] > 0:
@@ -594,3 +624,66 @@ def c5_top_walks(indptr, indices, split, c2, touched, out, flag):
             out[u] = acc
             for i in range(nt):
                 c2[c, touched[c, i]] = 0
+
+
+@njit(parallel=True, cache=True)
+def triangle_up_degrees(indptr, indices, split, out, flag):
+    """out[u] = sum over triangles u < v < w (u lowest) of the neighbours of u, v and w ranked
+    above w: for each triangle and each of its vertices, the ways to hang a leaf above the whole
+    triangle.  Binary graphs; O(m alpha log d)."""
+    n = indptr.shape[0] - 1
+    for u in prange(n):
+        acc = 0
+        eu = indptr[u + 1]
+        for p in range(split[u], eu):
+            v = indices[p]
+            a = p + 1
+            b = split[v]
+            ev = indptr[v + 1]
+            while a < eu and b < ev:
+                ya = indices[a]
+                yb = indices[b]
+                if ya < yb:
+                    a += 1
+                elif ya > yb:
+                    b += 1
+                else:
+                    w = ya
+                    # neighbours above w: in row u after position a, in row v after b, out(w)
+                    acc += (eu - a - 1) + (ev - b - 1) + (indptr[w + 1] - split[w])
+                    a += 1
+                    b += 1
+            if acc > LIMIT:
+                flag[0] = 1
+        out[u] = acc
+
+
+@njit(parallel=True, cache=True)
+def triangle_edge_sums(indptr, indices, split, t, d, out, flag):
+    """out[u] = sum over triangles u < v < w (u lowest) of d_u (t_vw - 1) + d_v (t_uw - 1) +
+    d_w (t_uv - 1), t the per-entry triangle counts: each vertex of a triangle with a leaf
+    hung there and a second triangle on the opposite edge.  Binary graphs; O(m alpha)."""
+    n = indptr.shape[0] - 1
+    for u in prange(n):
+        acc = 0
+        eu = indptr[u + 1]
+        for p in range(split[u], eu):
+            v = indices[p]
+            a = p + 1
+            b = split[v]
+            ev = indptr[v + 1]
+            while a < eu and b < ev:
+                ya = indices[a]
+                yb = indices[b]
+                if ya < yb:
+                    a += 1
+                elif ya > yb:
+                    b += 1
+                else:
+                    w = ya
+                    acc += d[u] * (t[b] - 1) + d[v] * (t[a] - 1) + d[w] * (t[p] - 1)
+                    a += 1
+                    b += 1
+            if acc > LIMIT:
+                flag[0] = 1
+        out[u] = acc

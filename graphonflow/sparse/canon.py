@@ -48,27 +48,81 @@ def _adjacency(k, edges):
     return adj
 
 
+def _refine_from(k, adj, col):
+    """Refine the colouring ``col`` (ints) until stable; the new colours are ranks of signatures, so
+    the result depends only on the coloured graph up to isomorphism."""
+    ncol = len(set(col))
+    while True:
+        sig = [(col[v], tuple(sorted((adj[v][u], col[u]) for u in adj[v]))) for v in range(k)]
+        names = {x: i for i, x in enumerate(sorted(set(sig)))}
+        new = [names[x] for x in sig]
+        if len(names) == ncol:
+            return new
+        col, ncol = new, len(names)
+
+
+def _labelling_key(k, emap, loops, col):
+    """The key of the graph relabelled by a discrete colouring (vertex v -> label col[v])."""
+    e = tuple(sorted((min(col[a], col[b]), max(col[a], col[b]), c) for (a, b), c in emap.items()))
+    lo = [0] * k
+    for v in range(k):
+        lo[col[v]] = loops[v]
+    return (e, tuple(lo))
+
+
 @functools.lru_cache(maxsize=65536)
 def canon(key):
-    """The canonical key of the isomorphism class of ``key``."""
+    """The canonical key of the isomorphism class of ``key``.
+
+    Individualisation and refinement: colour refinement, then, while some colour class has
+    several vertices, a branch for each vertex of the first such class (one per class of twins,
+    which give the same subtree), each refined again; the smallest relabelled key over the leaves
+    is the canonical one.  Cycles take 2k leaves, empty and complete graphs one.
+    """
     k, edges, loops = key
     adj = _adjacency(k, edges)
     emap = {}
     for a, b, c in edges:
         p = (min(a, b), max(a, b))
         emap[p] = emap.get(p, 0) + c
-    col = _refine(k, adj, loops)
-    classes = [sorted(v for v in range(k) if col[v] == cc) for cc in sorted(set(col))]
-    best = None
-    for combo in itertools.product(*[itertools.permutations(cl) for cl in classes]):
-        order = [v for part in combo for v in part]  # new label i -> old vertex order[i]
-        new = {old: i for i, old in enumerate(order)}
-        e = tuple(sorted((min(new[a], new[b]), max(new[a], new[b]), c) for (a, b), c in emap.items()))
-        lo = tuple(loops[order[i]] for i in range(k))
-        cand = (e, lo)
-        if best is None or cand < best:
-            best = cand
-    return (k, best[0], best[1])
+    best = [None]
+
+    def search(col):
+        classes = {}
+        for v in range(k):
+            classes.setdefault(col[v], []).append(v)
+        split = [cl for c, cl in sorted(classes.items()) if len(cl) > 1]
+        if not split:
+            cand = _labelling_key(k, emap, loops, col)
+            if best[0] is None or cand < best[0]:
+                best[0] = cand
+            return
+        cl = split[0]
+        reps = []
+        for v in cl:
+            if any(_twins(adj, loops, u, v) for u in reps):
+                continue
+            reps.append(v)
+            indiv = [2 * col[x] + (0 if x == v else 1) for x in range(k)]
+            search(_refine_from(k, adj, _ranks(indiv)))
+
+    search(_refine(k, adj, loops))
+    return (k, best[0][0], best[0][1])
+
+
+def _ranks(col):
+    names = {c: i for i, c in enumerate(sorted(set(col)))}
+    return [names[c] for c in col]
+
+
+def _twins(adj, loops, u, v):
+    """Whether swapping u and v is an automorphism: the same loops, and the same multiplicity to
+    every other vertex."""
+    if loops[u] != loops[v]:
+        return False
+    a = {x: c for x, c in adj[u].items() if x != v}
+    b = {x: c for x, c in adj[v].items() if x != u}
+    return a == b
 
 
 def quotient(key, blocks):
@@ -205,33 +259,13 @@ def automorphisms(k, edges) -> int:
 @functools.lru_cache(maxsize=4096)
 def vertex_orbits(key):
     """The orbits of Aut(key) on the vertices (edge multiplicities and loops respected), as a
-    tuple of sorted tuples; by trying the orders inside the colour classes of colour refinement
-    (patterns of up to 7 or 8 vertices)."""
+    tuple of sorted tuples: u and v share an orbit exactly when the key with u marked and the key
+    with v marked have the same canonical form (a mark is a large loop count)."""
     k, edges, loops = key
-    adj = _adjacency(k, edges)
-    col = _refine(k, adj, loops)
-    emap = {(min(a, b), max(a, b)): c for a, b, c in edges}
-    target = tuple(sorted(emap.items()))
-    classes = [sorted(v for v in range(k) if col[v] == cc) for cc in sorted(set(col))]
-    parent = list(range(k))
-
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for combo in itertools.product(*[itertools.permutations(cl) for cl in classes]):
-        img = {}
-        for cl, perm in zip(classes, combo):
-            img.update(zip(cl, perm))
-        if any(loops[v] != loops[img[v]] for v in range(k)):
-            continue
-        mapped = tuple(sorted(((min(img[a], img[b]), max(img[a], img[b])), c) for (a, b), c in emap.items()))
-        if mapped == target:
-            for v in range(k):
-                parent[find(v)] = find(img[v])
+    mark = 1 + max(loops, default=0) + sum(c for _, _, c in edges)
     groups = {}
     for v in range(k):
-        groups.setdefault(find(v), []).append(v)
+        lo = list(loops)
+        lo[v] += mark
+        groups.setdefault(canon((k, edges, tuple(lo))), []).append(v)
     return tuple(sorted(tuple(g) for g in groups.values()))

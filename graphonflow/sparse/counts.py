@@ -51,6 +51,16 @@ __all__ = ["SparseCounter", "hom_count", "inj_count", "ind_count", "subgraph_cou
 
 KINDS = ("hom", "inj", "ind")
 _LIM = 1 << 61
+#: Up to this many pattern vertices induced counts are signed sums of injective ones over the
+#: supergraphs (which reach the closed forms); connected patterns beyond are enumerated directly.
+IND_BY_SUPERGRAPHS_K = 5
+#: Most non-edges of a disconnected pattern whose induced count expands over supergraphs.
+MAX_IND_NONEDGES = 15
+#: Up to this many vertices hom of a connected non-forest is a sum of inj over the partitions
+#: into independent sets (B_8 = 4140 of them at most); beyond, its maps are enumerated directly.
+HOM_BY_PARTITIONS_K = 8
+#: Most partitions the Moebius sum of a disconnected pattern's inj may visit (B_9 = 21147).
+MAX_PARTITIONS = 25000
 
 
 # ----------------------------------------------------------------------------- exact arithmetic
@@ -231,6 +241,11 @@ class SparseCounter:
             self._prim[key] = (self._sum(out), pv.sum(axis=0) if per_vertex else None)
         return self._prim[key]
 
+    def _k23_top_pair(self):
+        """The injective maps of K2,3 whose top vertex lies on its side of two (binary)."""
+        self._four_cycles()
+        return self._prim["k23_top"]
+
     def _four_cycles(self, per=False):
         key = ("c4", per)
         if key not in self._prim:
@@ -246,6 +261,7 @@ class SparseCounter:
             out = np.zeros(n, dtype=np.int64 if self.exact else np.float64)
             pv = np.zeros((nch, n if per else 0), dtype=np.int64)
             pe = np.zeros((nch, indices.size if per else 0), dtype=np.int64)
+            out3 = np.zeros(n if self.binary else 0, dtype=np.int64)
             flag = np.zeros(1, dtype=np.int64)
             if weighted and self.exact:
                 dmax = int(self.deg.max()) if n else 0
@@ -254,9 +270,11 @@ class SparseCounter:
                     raise OverflowError("4-cycle sums of this integer matrix could leave int64 "
                                         f"(max degree {dmax}, largest |entry| {W}); pass float weights")
             dummy = data if weighted else np.ones(1, dtype=np.int64)
-            K.four_cycles(indptr, indices, split, dummy, weighted, cnt, s1, s2, touched, out, pv, pe,
+            K.four_cycles(indptr, indices, split, dummy, weighted, cnt, s1, s2, touched, out, out3, pv, pe,
                           self.exact, flag)
             self._check_flag(flag, "C4")
+            if self.binary:
+                self._prim["k23_top"] = xsum(out3)
             del cnt, touched, s1, s2
             total = self._sum(out)
             total = total // 2 if self.exact else total / 2.0
@@ -501,7 +519,7 @@ class SparseCounter:
         return total
 
     # ------------------------------------------------------------ enumeration
-    def _enumerate(self, key):
+    def _enumerate(self, key, induced=False):
         """inj of a connected key by backtracking, the copies rooted at their top vertex.
 
         Every injective map has one pattern vertex v sent to the highest-ranked vertex of its
@@ -513,10 +531,10 @@ class SparseCounter:
 
         total = self._zero()
         for orb in vertex_orbits(key):
-            total += len(orb) * self._enumerate_rooted(key, orb[0], top=True)
+            total += len(orb) * self._enumerate_rooted(key, orb[0], top=True, induced=induced)
         return total
 
-    def _enumerate_rooted(self, key, rooted_at=None, top=False, per_root=False):
+    def _enumerate_rooted(self, key, rooted_at=None, top=False, per_root=False, induced=False, allmaps=False):
         """Backtracking over injective maps of a connected key with ``rooted_at`` first (and, with
         ``top``, on top); the total, or the per-root array with ``per_root``."""
         k, edges, loops = key
@@ -538,6 +556,14 @@ class SparseCounter:
         nb = np.array(nb or [0], dtype=np.int64)
         mu = np.array(mu or [0], dtype=np.int64)
         lp = np.array([loops[order[i]] for i in range(k)], dtype=np.int64)
+        np_ = np.zeros(k + 1, dtype=np.int64)
+        nn = []
+        for i in range(k):
+            if induced:
+                adj = {j for j, _ in back[i]}
+                nn += [j for j in range(i) if j not in adj]
+            np_[i + 1] = len(nn)
+        nn = np.array(nn or [0], dtype=np.int64)
         indptr, indices, data, diag, _, _ = self._ranked()
         weighted = not self.binary
         if self.exact and not self.binary:
@@ -553,8 +579,8 @@ class SparseCounter:
         flag = np.zeros(1, dtype=np.int64)
         dat = data.astype(dt) if weighted else np.ones(1, dtype=dt)
         dg = diag.astype(dt) if diag is not None else np.zeros(1, dtype=dt)
-        K.enumerate_inj(indptr, indices, dat, weighted, dg, diag is not None, k, bp, nb, mu, lp, bool(top),
-                        phi, pos, end, src, pref, out, self.exact, flag)
+        K.enumerate_inj(indptr, indices, dat, weighted, dg, diag is not None, k, bp, nb, mu, lp, bool(top), np_, nn,
+                        bool(allmaps), phi, pos, end, src, pref, out, self.exact, flag)
         self._check_flag(flag, "enumeration")
         if per_root:
             return out
@@ -578,6 +604,16 @@ class SparseCounter:
                 self._dry[("hom", key)] = float(k) * (self.G.nnz + self.n)
                 return self._zero()
             val = self._tree_hom(key, use_diag)
+        elif k > HOM_BY_PARTITIONS_K:
+            if use_diag or any(loops):
+                raise ValueError(
+                    f"hom of a pattern with {k} vertices that is not a forest, on a graph with loops: the sparse "
+                    f"engine sums over the partitions of V(F) only up to {HOM_BY_PARTITIONS_K} vertices (set the "
+                    "diagonal to 0, or use the dense engine)")
+            if self._dry is not None:
+                self._dry[("hom", key)] = self._walks_estimate(key)
+                return self._zero()
+            val = self._enumerate_rooted(key, allmaps=True)
         else:
             from ..hom import _independent_partitions_mu, _partitions_mu
 
@@ -731,6 +767,13 @@ class SparseCounter:
             from ..hom import _independent_partitions_mu
 
             kr = sum(c[0] for c in real)
+            from ..hom import _bell
+
+            if _bell(kr) > MAX_PARTITIONS:
+                raise ValueError(
+                    f"inj of a disconnected pattern whose components with edges have {kr} vertices in all: the "
+                    f"Moebius sum would visit up to B_{kr} = {_bell(kr)} partitions, more than the sparse engine's "
+                    f"{MAX_PARTITIONS}; count the components one at a time")
             sub = _relabel_union(real)
             base = self._zero()
             for blocks, mu in _independent_partitions_mu(kr, [(a, b) for a, b, _ in sub[1]]):
@@ -749,6 +792,18 @@ class SparseCounter:
             return self._zero()
         E = {(a, b) for a, b, _ in edges}
         non = [(a, b) for a in range(k) for b in range(a + 1, k) if (a, b) not in E]
+        if k > IND_BY_SUPERGRAPHS_K and len(components(key)) == 1 and non:
+            # a connected pattern on many vertices: enumerate induced copies directly
+            ck = canon(key)
+            if self._dry is not None:
+                self._dry[("ind", ck)] = self._walks_estimate(ck)
+                return self._zero()
+            return self._enumerate(ck, induced=True)
+        if len(non) > MAX_IND_NONEDGES:
+            raise ValueError(
+                f"the induced count of a disconnected pattern with {k} vertices and {len(non)} non-edges would "
+                f"sum over 2^{len(non)} supergraphs; the sparse engine does that for at most "
+                f"{MAX_IND_NONEDGES} non-edges (the induced count of a connected pattern has no such limit)")
         coeff = {}
         for r in range(len(non) + 1):
             for S in itertools.combinations(non, r):
@@ -927,7 +982,12 @@ def _f_c5(c):
     del c2, touched
     walks = xsum(out)
     paw = _key([(0, 1), (1, 2), (0, 2), (0, 3)])
-    leaf = c._enumerate_rooted(paw, _vertex_of_degree(paw, 1), top=True)
+    # the paw with its leaf on top: a triangle, one of its vertices, and a neighbour of that vertex
+    # ranked above the whole triangle (2 orders of the other two triangle vertices)
+    up = np.zeros(c.n, dtype=np.int64)
+    K.triangle_up_degrees(indptr, indices, split, up, flag)
+    c._check_flag(flag, "C5")
+    leaf = 2 * xsum(up)
     deg2 = c._enumerate_rooted(paw, _vertex_of_degree(paw, 2), top=True)
     return 5 * (walks - leaf - 2 * deg2 - 2 * c._T())
 
@@ -940,6 +1000,38 @@ def _vertex_of_degree(key, d):
         deg[a] += 1
         deg[b] += 1
     return deg.index(d)
+
+
+def _f_diamond_leaf_spine(c):
+    # a diamond rooted at a spine vertex x: sum over its edges of t (t - 1); hang a leaf at x,
+    # minus the maps whose leaf lands on the diamond (3 diamonds)
+    t = c._triangles()
+    indptr = c._ranked()[0]
+    vals = t * (t - 1)
+    D = np.zeros(c.n, dtype=np.int64)
+    ne = np.diff(indptr) > 0
+    if vals.size:
+        D[ne] = np.add.reduceat(vals, indptr[:-1][ne])
+    return xprod_sum(D, c.deg) - 3 * _f_diamond(c)
+
+
+def _f_diamond_leaf_apex(c):
+    # a diamond rooted at an apex x: sum over the triangles at x of 2 (t_opposite - 1); hang a leaf
+    # at x, minus the maps whose leaf lands on the diamond (2 diamonds, and K4 on the other apex)
+    indptr, indices, _, _, split, _ = c._ranked()
+    out = np.zeros(c.n, dtype=np.int64)
+    flag = np.zeros(1, dtype=np.int64)
+    K.triangle_edge_sums(indptr, indices, split, c._triangles(), c.deg, out, flag)
+    c._check_flag(flag, "diamond with a leaf")
+    return 2 * xsum(out) - 2 * _f_diamond(c) - 24 * c._cliques(4)[0]
+
+
+def _f_k23(c):
+    # K2,3: two orbits; maps with a vertex of the side of two on top come from the 4-cycle wedge
+    # counts, the others (a vertex of the side of three on top) are enumerated from the top
+    key = _key([(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4)])
+    middle = _vertex_of_degree(key, 2)
+    return 2 * c._k23_top_pair() + 3 * c._enumerate_rooted(key, middle, top=True)
 
 
 def _f_k5e(c):
@@ -963,6 +1055,9 @@ _BINARY_FORMULAS = {
     _key([(0, 1), (1, 2), (0, 2), (0, 3), (0, 4), (3, 4)]): _f_bowtie,
     _key([(0, 1), (1, 2), (0, 2), (2, 3), (3, 4)]): _f_lollipop,
     _key([(0, 1), (1, 2), (2, 3), (3, 4), (0, 4)]): _f_c5,
+    _key([(0, 1), (1, 2), (1, 3), (1, 4), (2, 3), (2, 4)]): _f_diamond_leaf_spine,
+    _key([(0, 1), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)]): _f_diamond_leaf_apex,
+    _key([(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4)]): _f_k23,
 }
 
 
