@@ -430,3 +430,14 @@ def test_generators():
     assert abs(int(B.degrees.max()) - max(d for _, d in ref.degree())) < 150  # the same model
     with pytest.raises(ValueError, match="exponent must be > 2"):
         chung_lu_graph(10, 5, 2.0)
+
+
+def test_large_networkx_graph_with_big_weights_warns_like_the_dense_path():
+    G = nx.barabasi_albert_graph(2500, 2, seed=3)
+    for u, v in G.edges:
+        G[u][v]["weight"] = 3.0
+    with pytest.warns(UserWarning, match="edge attribute 'weight' holds values up to 3 \\(> 1\\)"):
+        val = gf.hom_density("K3", G, kind="inj")
+    t = sum(nx.triangles(G).values()) // 3
+    assert val == pytest.approx(27 * 6 * t / math.perm(2500, 3), rel=1e-12)
+    assert gf.hom_density("K3", G, kind="inj", weight=None) == pytest.approx(6 * t / math.perm(2500, 3), rel=1e-12)

@@ -687,3 +687,34 @@ def triangle_edge_sums(indptr, indices, split, t, d, out, flag):
             if acc > LIMIT:
                 flag[0] = 1
         out[u] = acc
+
+
+@njit(parallel=True, cache=True)
+def triangle_pair_sums(indptr, indices, split, t, out, flag):
+    """out[u] = sum over triangles u < v < w (u lowest) of 2 (AB + BC + CA) - 2 (A + B + C), with
+    A, B, C the per-entry triangle counts of its three edges: the sum over the triangle's ordered
+    edges (x, y), third vertex c, of t_xy (t_xc - 1).  Binary graphs; O(m alpha)."""
+    n = indptr.shape[0] - 1
+    for u in prange(n):
+        acc = 0
+        eu = indptr[u + 1]
+        for p in range(split[u], eu):
+            v = indices[p]
+            a = p + 1
+            b = split[v]
+            ev = indptr[v + 1]
+            while a < eu and b < ev:
+                ya = indices[a]
+                yb = indices[b]
+                if ya < yb:
+                    a += 1
+                elif ya > yb:
+                    b += 1
+                else:
+                    A, B, C = t[p], t[a], t[b]
+                    acc += 2 * (A * B + B * C + C * A) - 2 * (A + B + C)
+                    a += 1
+                    b += 1
+            if acc > LIMIT:
+                flag[0] = 1
+        out[u] = acc

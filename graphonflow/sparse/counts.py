@@ -1034,6 +1034,19 @@ def _f_k23(c):
     return 2 * c._k23_top_pair() + 3 * c._enumerate_rooted(key, middle, top=True)
 
 
+def _f_gem(c):
+    # the gem (a path a-b-c-d and a vertex h joined to all four) is a triangle (h, b, a) and a
+    # diamond (spine h-c, apexes b, d) glued on the edge hb: sum over ordered edges of
+    # t_xy R_xy, R_xy = sum over triangles (x, y, c) of (t_xc - 1), minus the glued maps with a on
+    # c (a diamond) or on d (K4); the sum is a sum over triangles (triangle_pair_sums)
+    indptr, indices, _, _, split, _ = c._ranked()
+    out = np.zeros(c.n, dtype=np.int64)
+    flag = np.zeros(1, dtype=np.int64)
+    K.triangle_pair_sums(indptr, indices, split, c._triangles(), out, flag)
+    c._check_flag(flag, "gem")
+    return xsum(out) - _f_diamond(c) - 24 * c._cliques(4)[0]
+
+
 def _f_k5e(c):
     return 12 * c._k5e()
 
@@ -1058,6 +1071,7 @@ _BINARY_FORMULAS = {
     _key([(0, 1), (1, 2), (1, 3), (1, 4), (2, 3), (2, 4)]): _f_diamond_leaf_spine,
     _key([(0, 1), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)]): _f_diamond_leaf_apex,
     _key([(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4)]): _f_k23,
+    _key([(0, 1), (1, 2), (2, 3), (0, 4), (1, 4), (2, 4), (3, 4)]): _f_gem,
 }
 
 

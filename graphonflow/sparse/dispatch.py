@@ -78,6 +78,14 @@ def hom_density(F, W, kind="hom", *, weight="weight", max_cost=None, method="aut
         raise ValueError(f"method must be 'auto', 'dense' or 'sparse', got {method!r}")
     pats, batch = _split_batch(F)
     G = as_sparse_graph(W, weight=weight, name="W")
+    if kind != "hom" and weight is not None and type(W).__module__.startswith("networkx") and \
+            G.kind != "binary" and G.max_abs_weight() > 1:
+        import warnings
+
+        warnings.warn(
+            f"W is a networkx graph whose edge attribute {weight!r} holds values up to {G.max_abs_weight():g} (> 1): "
+            f"t_{kind} then sums products of these weights over the copies of each pattern, which is not a "
+            "subgraph-count density; pass weight=None to read every edge as 1", UserWarning, stacklevel=3)
     dense = method == "dense" or (method == "auto" and use_dense(G.n, G.nnz))
     if dense:
         ws = HomWorkspace(G.toarray(), max_cost=max_cost)
