@@ -207,13 +207,31 @@ class SparseCounter:
     def _T(self):
         """Triangles (binary) or the sum over triangles of their weight products."""
         if "T" not in self._prim:
-            t = self._triangles()
-            if self.binary:
+            if self.binary and "tri" in self._prim:
                 self._prim["T"] = xsum(self._tri_v()) // 3
+            elif self.binary and "ranked" not in self.G._cache:
+                self._prim["T"] = self._triangles_unranked()
             else:
-                data = self._ranked()[2]
-                self._prim["T"] = float(np.dot(t, data)) / 6.0
+                self._prim["T"] = self._cliques(3)[0]
         return self._prim["T"]
+
+    def _triangles_unranked(self):
+        """Triangles of a binary graph without relabelling it: the out-lists of the degree
+        orientation built by comparing (degree, index) on the fly, then marking (when only the
+        total is wanted this skips the degree ordering the other kernels share)."""
+        g = self.G
+        deg = g.degrees
+        outdeg = np.zeros(g.n, dtype=np.int64)
+        K.orient_counts(g.indptr, g.indices, deg, outdeg)
+        outptr = np.zeros(g.n + 1, dtype=np.int64)
+        np.cumsum(outdeg, out=outptr[1:])
+        outidx = np.empty(int(outptr[-1]), dtype=g.indices.dtype)
+        K.orient_fill(g.indptr, g.indices, deg, outptr, outidx)
+        nch = _nchunks()
+        stamp = np.full((nch, g.n), -1, dtype=np.int32 if g.n < 2**31 - 1 else np.int64)
+        out = np.zeros(g.n, dtype=np.int64)
+        K.triangles_oriented(outptr, outidx, stamp, out)
+        return xsum(out)
 
     def _cliques(self, k, per_vertex=False):
         key = ("cliques", k, per_vertex)
