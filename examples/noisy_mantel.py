@@ -22,13 +22,16 @@ This script
 Sides are read off the eigenvector of the most negative eigenvalue (for a bipartite-like matrix
 its signs separate the two sides).
 
-Run:  python examples/noisy_mantel.py [--out DIR] [--noise S] [--tau T] [--n N] [--quick]
-      (the published setting, 2.5e6 steps, takes about an hour on 2 cores)
+The finite-n run goes in 25 chunks, each saved under DIR/checkpoints when it finishes; started
+again with the same settings, the script reloads the finished chunks and goes on from there.
+
+Run:  python examples/noisy_mantel.py [--out DIR] [--noise S] [--tau T] [--n N] [--chunk T] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -83,6 +86,54 @@ def calibrate(noises, m=32, t1=T1, dt=0.05, cells=200):
     best = min(rows, key=lambda r: r["miss"])["noise"]
     return rows, best
 
+class ChunkedRun:
+    """What :func:`run_in_chunks` returns: the fields of a NoisyFlowResult the script reads."""
+
+    def __init__(self, W, t, times, states, energies, n_steps, message):
+        self.W, self.t, self.times, self.states = W, t, np.asarray(times), tuple(states)
+        self.energies, self.n_steps, self.message = np.asarray(energies), n_steps, message
+        self.energy = float(self.energies[-1])
+
+
+def run_in_chunks(A0, s, *, t1, tau, seed, chunk, folder):
+    """noisy_flow from A0 to t1 in chunks of graphon time ``chunk``, each saved to ``folder``.
+
+    Chunk c (from c * chunk) is one noisy_flow call seeded by (seed, c), so the path depends on
+    the seed and the chunk length only: a run that is stopped and started again reloads the
+    finished chunks and continues with the same noise.  The checkpoints are keyed by the
+    settings, so a change of n, tau, s, seed or chunk starts afresh.
+    """
+    folder = Path(folder)
+    n_chunks = max(1, math.ceil(t1 / chunk - 1e-9))
+    key = f"n{A0.shape[0]}-tau{tau:g}-s{s:g}-seed{seed}-chunk{chunk:g}-t{t1:g}"
+    folder = folder / key
+    folder.mkdir(parents=True, exist_ok=True)
+    A, t, steps = A0, 0.0, 0
+    times, states, energies = [0.0], [A0.copy()], [F.value(A0)]
+    reloaded = 0
+    for c in range(n_chunks):
+        tb = min(t1, (c + 1) * chunk)
+        path = folder / f"chunk{c:04d}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                A, n = z["W"], int(z["steps"])
+            reloaded += 1
+        else:
+            r = gf.noisy_flow(F, A, t1=tb - t, dt=tau, noise=s, rng=np.random.default_rng([seed, c]))
+            if not r.success:
+                raise RuntimeError(f"chunk {c}: {r.message}")
+            A, n = r.W, r.n_steps
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, W=A, steps=n)
+            tmp.replace(path)  # a chunk is on disk whole or not at all
+        t, steps = tb, steps + n
+        times.append(t)
+        states.append(A)
+        energies.append(F.value(A))
+    message = (f"reached t = {t:g} in {steps} steps, {n_chunks} chunks"
+               + (f" ({reloaded} reloaded from {folder})" if reloaded else ""))
+    return ChunkedRun(A, t, times, states, energies, steps, message)
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -92,11 +143,15 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=256, help="grid size (default 256)")
     ap.add_argument("--t1", type=float, default=T1, help="final graphon time (default 250)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    ap.add_argument("--chunk", type=float, default=None,
+                    help="graphon time per checkpointed chunk (default t1 / 25, so 1e5 steps at the published setting)")
     ap.add_argument("--quick", action="store_true", help="n = 32, t1 = 10, tau = 2e-3, 16 blocks (a smoke test)")
     args = ap.parse_args(argv)
     if args.quick:
         args.n, args.t1, args.tau = 32, 10.0, 2e-3
     m = 16 if args.quick else 32
+    if args.chunk is None:
+        args.chunk = args.t1 / 25
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -111,11 +166,12 @@ def main(argv=None):
     else:
         s = args.noise
 
-    save = sorted({0.0, args.t1 / 4, args.t1 / 2, args.t1})
     A0 = grid_matrix(args.n)
     t0 = time.perf_counter()
-    run = gf.noisy_flow(F, A0, t1=args.t1, dt=args.tau, noise=s, rng=args.seed, save_at=save)
+    run = run_in_chunks(A0, s, t1=args.t1, tau=args.tau, seed=args.seed, chunk=args.chunk,
+                        folder=out / "checkpoints")
     wall = time.perf_counter() - t0
+    save = list(run.times)
     mask, fr, same, cross = sides(run.W)
     print(f"noisy SGD: n = {args.n}, {run.n_steps} steps of tau = {args.tau:g}, s = {s:g}: {run.message} "
           f"({wall:.0f} s)")

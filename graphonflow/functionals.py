@@ -387,6 +387,15 @@ class HomDensity(Functional):
     def __init__(self, F):
         self.pattern = as_pattern(F)
         self._cycle = self.pattern.is_cycle  # cached: checked at every flow step
+        # one edge (with or without isolated vertices): t = int W, the edge density; no edge:
+        # t = 1.  Both are entry-wise, so a sum hands them to the integrators' local part
+        # (no product, no n x n gradient) like EdgeDensity().
+        n_edges = len(self.pattern.edges)
+        self.local = n_edges <= 1
+        self._coeffs = (0.0, 1.0, 0.0) if n_edges == 1 else (0.0, 0.0, 1.0)
+
+    def _local_coeffs(self):
+        return self._coeffs if self.local else (0.0, 0.0, 0.0)
 
     def _value(self, pt):
         return pt.ws.density(self.pattern)

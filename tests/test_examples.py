@@ -128,3 +128,9 @@ def test_noisy_mantel(tmp_path):
     assert out["limit_same"] < 0.1 and out["limit_cross"] > 0.9
     assert out["limit_energy"] < -0.45
     assert (tmp_path / "noisy_mantel.png").stat().st_size > 1000
+    # the finite run is checkpointed in chunks: a second start reloads them and gives the same state
+    chunks = sorted((tmp_path / "checkpoints").glob("*/chunk*.npz"))
+    assert len(chunks) == 25
+    chunks[-1].unlink()  # as if killed during the last chunk
+    again = load("noisy_mantel").main(["--out", str(tmp_path), "--quick", "--noise", "0.15"])
+    assert again["steps"] == 5000 and again["same"] == out["same"] and again["cross"] == out["cross"]

@@ -11,6 +11,7 @@ from graphonflow import (
     EdgeDensity,
     Entropy,
     HomDensity,
+    Pattern,
     RateFunction,
     StepGraphon,
     ergm,
@@ -140,6 +141,26 @@ def test_custom_matches_hom_density():
 
 
 # ----------------------------------------------------------------------------- composition
+def test_one_edge_and_edgeless_patterns_are_entrywise():
+    # t(K2, W) = int W and t(edgeless, W) = 1: a sum puts them in the local part (no product)
+    rng = np.random.default_rng(3)
+    A = rng.random((30, 30))
+    A = (A + A.T) / 2
+    F = HomDensity("K3") - 2.0 * HomDensity("K2")
+    split = F.split()
+    assert [repr(a) for _, a in split.explicit.terms()] == ["HomDensity('K3')"]
+    assert split.local.coefficients() == (0.0, -2.0, 0.0)
+    G = HomDensity("K3") - 2.0 * EdgeDensity()
+    assert F.value(A) == pytest.approx(G.value(A), rel=1e-15)
+    np.testing.assert_allclose(F.grad(A), G.grad(A), rtol=0, atol=1e-15)
+    assert HomDensity("K2").value(A) == pytest.approx(A.mean(), rel=1e-14)
+    two_edges_apart = HomDensity([(0, 1), (2, 3)])  # t = (int W)^2: not entry-wise
+    assert not two_edges_apart.local and two_edges_apart.value(A) == pytest.approx(A.mean() ** 2, rel=1e-13)
+    empty = HomDensity(Pattern.from_edges([], k=3))
+    assert empty.local and (empty + EdgeDensity()).split().local.coefficients() == (0.0, 1.0, 1.0)
+    assert empty.value(A) == pytest.approx(1.0, rel=1e-15)
+
+
 def test_algebra():
     rng = np.random.default_rng(2)
     A = _sym(rng, 8)
