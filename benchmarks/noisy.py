@@ -2,7 +2,8 @@
 
 1. One step of a running ``noisy_flow`` (t(K3) - t(K2)/2, fixed dt, states not kept) against
    one step of ``flow(..., integrator="euler")`` on the same matrix, at n = 1000, 2000, 4000: the
-   difference of a long and a short run divided by the extra steps (median of 3).
+   difference of a long and a short run divided by the extra steps, the two flows measured
+   alternately five times; the ratio is the median of the five per-pair ratios.
    Target: noisy <= 1.15 x deterministic.
 2. The fused passes alone: the noisy Euler pass against the plain Euler pass on the same
    arrays; the difference per upper-triangle entry is the cost of one normal (Philox4x32-10 +
@@ -25,11 +26,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+# graphonflow before numpy, as the graphonflow command imports it, so that its OpenBLAS thread
+# default (OPENBLAS_THREAD_TIMEOUT=4, see graphonflow/_threads.py) takes effect: otherwise the
+# OpenBLAS workers spin through the noisy pass that follows every product
+import graphonflow as gf  # noqa: E402,I001
 
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_info  # noqa: E402
 
-import graphonflow as gf  # noqa: E402
 from graphonflow import _kernels as K  # noqa: E402
 from graphonflow.noisy._kernels import noisy_euler_step  # noqa: E402
 
@@ -42,16 +46,25 @@ def rand_sym(n, seed=0):
     return np.ascontiguousarray((A + A.T) / 2)
 
 
-def per_step(run, short, long, reps=3):
-    est = []
+def per_step(run, short, long, reps=5):
+    return paired(run, run, short, long, reps)[0]
+
+
+def paired(run_a, run_b, short, long, reps=5):
+    """Per-step times of two runs measured alternately (a, b, a, b, ...), each as the
+    difference of a long and a short run over the extra steps: the medians of a and b over
+    reps, and the median of the per-rep ratios b / a."""
+    ea, eb = [], []
     for _ in range(reps):
-        t = {}
-        for steps in (short, long):
-            t0 = time.perf_counter()
-            run(steps)
-            t[steps] = time.perf_counter() - t0
-        est.append((t[long] - t[short]) / (long - short))
-    return sorted(est)[len(est) // 2]
+        for run, est in ((run_a, ea), (run_b, eb)):
+            t = {}
+            for steps in (short, long):
+                t0 = time.perf_counter()
+                run(steps)
+                t[steps] = time.perf_counter() - t0
+            est.append((t[long] - t[short]) / (long - short))
+    med = lambda v: sorted(v)[len(v) // 2]  # noqa: E731
+    return med(ea), med(eb), med([b / a for a, b in zip(ea, eb)])
 
 
 def best_of(fn, reps=5):
@@ -68,7 +81,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
     sizes = (500, 1000) if args.quick else (1000, 2000, 4000)
-    print("noisy-flow benchmark")
+    print("noisy-flow benchmark; thread defaults: " + ", ".join(
+        f"{k}={os.environ.get(k, '(unset)')}" for k in ("GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT")))
     for info in threadpool_info():
         print(f"threadpool: {info.get('internal_api')} {info.get('version', '')} "
               f"kernel={info.get('architecture', '?')} threads={info.get('num_threads')}")
@@ -80,12 +94,12 @@ def main(argv=None):
     print(f"{'n':>6} {'euler flow':>12} {'noisy flow':>12} {'ratio':>7}  (target <= 1.15)")
     for n in sizes:
         A = rand_sym(n)
-        short, long = (2, 8) if n >= 4000 else (4, 20)
-        det = per_step(lambda s: gf.flow(F, A, t1=s * 1e-3, dt=1e-3, integrator="euler",
-                                         save_fn=lambda t, B: None), short, long)
-        noi = per_step(lambda s: gf.noisy_flow(F, A, t1=s * 1e-3, dt=1e-3, noise=0.3, rng=0,
-                                               save_fn=lambda t, B: None), short, long)
-        print(f"{n:>6} {1e3 * det:>10.1f}ms {1e3 * noi:>10.1f}ms {noi / det:>7.3f}")
+        short, long = (2, 8) if n >= 4000 else (4, 20) if n >= 2000 else (4, 40)
+        det, noi, rat = paired(
+            lambda s: gf.flow(F, A, t1=s * 1e-3, dt=1e-3, integrator="euler", save_fn=lambda t, B: None),
+            lambda s: gf.noisy_flow(F, A, t1=s * 1e-3, dt=1e-3, noise=0.3, rng=0, save_fn=lambda t, B: None),
+            short, long)
+        print(f"{n:>6} {1e3 * det:>10.1f}ms {1e3 * noi:>10.1f}ms {rat:>7.3f}")
 
     print("\n[2] the fused passes alone (same B, G; float64)")
     print(f"{'n':>6} {'euler pass':>11} {'noisy pass':>11} {'per normal':>11} {'normals/s':>11} "
