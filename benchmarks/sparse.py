@@ -1,6 +1,6 @@
 """Benchmark: exact subgraph counts in large sparse graphs against networkx, igraph and networkit.
 
-Run:  python benchmarks/sparse.py [--edges 1e5 1e6 1e7] [--quick] [--switch] [--five]
+Run:  python benchmarks/sparse.py [--edges 1e5 1e6 1e7] [--quick] [--parts triangles four motifs five switch]
 
 Everything is measured in one run; each of our timings is reported next to the baselines timed in
 the same run, on the same graphs, with the ratio (baseline time / our time; > 1 means we are
@@ -9,9 +9,10 @@ faster):
 * triangle counts: ``networkx.triangles`` (skipped above 2e6 edges: the networkx graph alone takes
   several GB), igraph's ``Graph.list_triangles`` and networkit's ``TriangleEdgeScore`` (per-edge
   counts, summed);
-* every pattern with <= 4 vertices (the 18 graphs on 1 to 4 vertices, hom, inj and ind) on the
-  graphs with >= 1e6 edges, against igraph's ``motifs_randesu(size=4)`` (induced counts of the 6
-  connected 4-vertex classes, checked equal) up to --motif-max edges;
+* every pattern with <= 4 vertices (the 18 graphs on 1 to 4 vertices, hom, inj and ind) on every
+  graph; and on smaller graphs (--motif-edges, default 2e4) against igraph's
+  ``motifs_randesu(size=4)`` (induced counts of the 6 connected 4-vertex classes, checked equal),
+  which enumerates every connected 4-vertex set and does not finish in minutes at 1e5 edges;
 * ``--five``: all 21 connected 5-vertex patterns (injective counts) on the graphs of <= 1e6 edges;
 * ``--switch``: the dense engine against the sparse counts on G(n, p), the measurement behind
   graphonflow.sparse.dispatch.DENSE_MIN_FILL and DENSE_MAX_N.
@@ -111,7 +112,7 @@ def ratio(base, ours):
 
 def triangle_table(gs, args):
     print("\n## triangles (seconds; ratio = baseline / ours)\n")
-    print(f"| graph | n | m | triangles | ours | networkx | igraph | networkit | vs networkx | vs igraph | vs networkit |")
+    print("| graph | n | m | triangles | ours | networkx | igraph | networkit | vs networkx | vs igraph | vs networkit |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, G in gs:
         G._cache.clear()  # nothing precomputed: ours starts from the CSR arrays
@@ -139,45 +140,58 @@ def triangle_table(gs, args):
               f"{ratio(base.get('igraph'), t_ours)} | {ratio(base.get('networkit'), t_ours)} |", flush=True)
 
 
-def four_vertex_table(G, name, args):
+def four_vertex_patterns():
     import networkx as nx
 
     from graphonflow import Pattern
+
+    return [Pattern.from_networkx(g) for g in nx.graph_atlas_g()[1:] if g.number_of_nodes() <= 4]
+
+
+def count_all_four(G):
+    """Every pattern on 1-4 vertices, hom, inj and ind, from a graph with nothing precomputed."""
     from graphonflow.sparse import SparseCounter
 
-    print(f"\n## every pattern with <= 4 vertices on {name} (n = {G.n}, m = {G.m})\n")
     G._cache.clear()
-    pats = [Pattern.from_networkx(g) for g in nx.graph_atlas_g()[1:] if g.number_of_nodes() <= 4]
-    t0 = time.perf_counter()
     c = SparseCounter(G)
-    res = {}
-    for P in pats:
+    for P in four_vertex_patterns():
         for kind in ("hom", "inj", "ind"):
-            res[(P.edges, P.k, kind)] = c.count(P, kind)
-    t_all = time.perf_counter() - t0
-    print(f"all {len(pats)} patterns on 1-4 vertices, hom, inj and ind (exact integers): {t_all:.2f} s "
-          f"(including the degree ordering)")
-    print(f"C4 copies {c.subgraphs('C4')}, K4 copies {c.subgraphs('K4')}")
-    try:
-        import igraph as ig
-    except ImportError:
-        print("igraph not installed: no motif comparison")
-        return t_all
-    u, v = edge_arrays(G)
-    h = ig.Graph(n=G.n, edges=np.stack([u, v], axis=1))
-    if G.m > args.motif_max:
-        print(f"igraph motifs_randesu(size=4) not run above {args.motif_max:.0e} edges (it enumerates every "
-              "connected 4-vertex set)")
-        return t_all
-    motifs, t_ig = _timed(h.motifs_randesu, size=4)
-    for cls, val in enumerate(motifs):
-        if isinstance(val, float) and math.isnan(val):
-            continue
-        F = Pattern.from_edges(ig.Graph.Isoclass(4, cls).get_edgelist(), k=4)
-        assert c.subgraphs(F, induced=True) == val, (cls, val)
-    print(f"igraph motifs_randesu(size=4): {t_ig:.2f} s, the same 6 induced counts; ratio {t_ig / t_all:.1f}x "
-          "(ours computes all 11 patterns and three kinds)")
-    return t_all
+            c.count(P, kind)
+    return c
+
+
+def four_vertex_table(gs):
+    print("\n## every pattern with <= 4 vertices: 18 patterns x hom, inj, ind (seconds, exact integers)\n")
+    print("| graph | n | m | seconds | C4 copies | K4 copies | induced P4 |")
+    print("|---|---|---|---|---|---|---|")
+    for name, G in gs:
+        c, t = _timed(count_all_four, G)
+        print(f"| {name} | {G.n} | {G.m} | {fmt(t)} | {c.subgraphs('C4')} | {c.subgraphs('K4')} | "
+              f"{c.subgraphs('P4', induced=True)} |", flush=True)
+
+
+def motif_table(args):
+    """Induced 4-vertex counts against igraph's motifs_randesu (which enumerates every connected
+    4-vertex set, so it runs on smaller graphs)."""
+    import igraph as ig
+
+    from graphonflow import Pattern
+
+    print(f"\n## induced 4-vertex counts against igraph motifs_randesu(size=4), m = {args.motif_edges:.0e}\n")
+    print("| graph | n | m | ours: all 18 patterns x 3 kinds | igraph: 6 connected induced classes | ratio |")
+    print("|---|---|---|---|---|---|")
+    for name, G in graphs([args.motif_edges], False):
+        c, t_ours = _timed(count_all_four, G)
+        u, v = edge_arrays(G)
+        h = ig.Graph(n=G.n, edges=np.stack([u, v], axis=1))
+        motifs, t_ig = _timed(h.motifs_randesu, size=4)
+        for cls, val in enumerate(motifs):
+            if isinstance(val, float) and math.isnan(val):
+                continue
+            F = Pattern.from_edges(ig.Graph.Isoclass(4, cls).get_edgelist(), k=4)
+            assert c.subgraphs(F, induced=True) == val, (cls, val)
+        print(f"| {name} | {G.n} | {G.m} | {fmt(t_ours)} | {fmt(t_ig)} (equal counts) | {ratio(t_ig, t_ours)} |",
+              flush=True)
 
 
 def five_vertex_table(gs):
@@ -237,26 +251,33 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--edges", type=float, nargs="+", default=[1e5, 1e6, 1e7])
     ap.add_argument("--quick", action="store_true", help="1e5 and 1e6 edges only")
+    ap.add_argument("--parts", nargs="+", default=["triangles", "four", "motifs"],
+                    choices=["triangles", "four", "motifs", "five", "switch"])
     ap.add_argument("--switch", action="store_true", help="also the dense/sparse switch table")
     ap.add_argument("--five", action="store_true", help="also all 5-vertex patterns (graphs <= 1e6 edges)")
     ap.add_argument("--networkx-max", type=float, default=2e6)
-    ap.add_argument("--motif-max", type=float, default=2e6)
+    ap.add_argument("--motif-edges", type=float, default=2e4,
+                    help="edges of the graphs compared with igraph motifs_randesu (it takes 42 s at 2e4 here)")
     args = ap.parse_args(argv)
     if args.quick:
         args.edges = [1e5, 1e6]
+    parts = set(args.parts) | ({"five"} if args.five else set()) | ({"switch"} if args.switch else set())
     from numba import get_num_threads
 
     print(f"cores: {os.cpu_count()}, numba threads: {get_num_threads()}, load average: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     gs = graphs(args.edges, args.quick)
     tri_ours(gs[0][1])  # load the compiled kernels before timing
-    triangle_table(gs, args)
-    for name, G in gs:
-        if G.m >= 0.9e6:
-            four_vertex_table(G, name, args)
-    if args.five:
+    count_all_four(gs[0][1])
+    if "triangles" in parts:
+        triangle_table(gs, args)
+    if "four" in parts:
+        four_vertex_table(gs)
+    if "motifs" in parts:
+        motif_table(args)
+    if "five" in parts:
         five_vertex_table([g for g in gs if g[1].m <= 1.1e6])
-    if args.switch:
+    if "switch" in parts:
         switch_table()
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -171,6 +171,37 @@ def test_kernels_against_numpy_twins():
         assert c._enumerate_rooted(key, 0) == pytest.approx(ref, rel=1e-12)
 
 
+def test_five_vertex_closed_forms_against_numpy_twins_and_enumeration():
+    # K2,3, K2,3 plus an edge, the 4-wheel and K5 minus a path: their kernels against the dense
+    # twins and the generic enumeration, on sparse and on dense random graphs
+    from graphonflow.sparse.counts import _edge_k4, _key
+
+    rng = np.random.default_rng(11)
+    shapes = {
+        "k23": [(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4)],
+        "k23e": [(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4), (2, 4)],
+        "wheel": [(0, 1), (0, 3), (0, 4), (1, 2), (1, 4), (2, 3), (2, 4), (3, 4)],
+        "k5-p3": [(0, 1), (0, 3), (0, 4), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)],
+    }
+    twins = {"k23": K.k23_ref, "k23e": K.k23e_ref, "wheel": K.wheel4_ref}
+    for n, p in ((40, 0.15), (30, 0.5), (25, 0.8)):
+        A = random_graph(n, p, rng)
+        c = SparseCounter(as_sparse_graph(A))
+        plain = SparseCounter(as_sparse_graph(A))
+        for name, edges in shapes.items():
+            got = c.count(Pattern.from_edges(edges, k=5), "inj")
+            assert c.method[canon(_key(edges, 5))] == "formula"
+            assert got == plain._enumerate(_key(edges, 5)), name
+            if name in twins:
+                assert got == twins[name](A), name
+        indptr, indices, _, _, split, perm = c.G.ranked()
+        rows = np.repeat(np.arange(c.n), np.diff(indptr))
+        t = c._triangles()
+        want = K.edge_k4_ref(A[np.ix_(perm, perm)])[rows, indices]
+        upper = (np.arange(indices.size) >= split[rows]) & (t >= 2)
+        np.testing.assert_array_equal(_edge_k4(c)[upper], want[upper])
+
+
 def test_per_vertex_and_per_edge_primitives():
     rng = np.random.default_rng(8)
     A = random_graph(30, 0.3, rng)

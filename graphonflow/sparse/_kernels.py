@@ -768,3 +768,246 @@ def triangles_oriented(outptr, outidx, stamp, out):
                     if stamp[c, outidx[q]] == u:
                         cnt += 1
             out[u] = cnt
+
+
+# ----------------------------------------------------------------------------- K2,3 and K2,3 plus an edge
+@njit(parallel=True, cache=True)
+def k23_pair_wedges(indptr, indices, cnt, touched, out, flag):
+    """out[u] = sum over v < u of c (c - 1) (c - 2), c = |N(u) & N(v)| the full common
+    neighbourhood: the injective maps of K2,3 with its side of two on {u, v} (v first), which is
+    half of them.  Every wedge u - w - v with v < u is visited once (w of any rank), so the cost is
+    sum_w C(d_w, 2).  Buffers cnt (zeros) and touched (nch, n).  Binary graphs."""
+    nch = cnt.shape[0]
+    n = indptr.shape[0] - 1
+    for c in prange(nch):
+        for u in range(c, n, nch):
+            nt = 0
+            for p in range(indptr[u], indptr[u + 1]):
+                w = indices[p]
+                for q in range(indptr[w], indptr[w + 1]):
+                    v = indices[q]
+                    if v >= u:
+                        break
+                    if cnt[c, v] == 0:
+                        touched[c, nt] = v
+                        nt += 1
+                    cnt[c, v] += 1
+            acc = 0
+            for i in range(nt):
+                v = touched[c, i]
+                k = cnt[c, v]
+                acc += k * (k - 1) * (k - 2)
+                cnt[c, v] = 0
+                if acc > LIMIT:
+                    flag[0] = 1
+            out[u] = acc
+
+
+@njit(cache=True, inline="always")
+def _common(indices, a0, a1, b0, b1):
+    """|indices[a0:a1] & indices[b0:b1]| of two sorted rows (a merge)."""
+    k = 0
+    while a0 < a1 and b0 < b1:
+        x = indices[a0]
+        y = indices[b0]
+        if x < y:
+            a0 += 1
+        elif x > y:
+            b0 += 1
+        else:
+            k += 1
+            a0 += 1
+            b0 += 1
+    return k
+
+
+@njit(parallel=True, cache=True)
+def k23e_sums(indptr, indices, split, t, buf, out, flag):
+    """out[a] = sum over edges a < c with t_ac >= 2 of sum over ordered pairs u != v of common
+    neighbours of a and c of (|N(u) & N(v)| - 2): the injective maps of K2,3 plus an edge on its
+    side of three, with that edge on {a, c} in one of its two directions (so inj = 2 sum out).
+    The common neighbours of u and v other than a and c are the lone vertex's choices.  Cost: per
+    edge with two triangles or more, a merge of its rows, and per pair of its triangles' apexes a
+    merge of theirs.  buf (nch, max degree).  Binary graphs."""
+    nch = buf.shape[0]
+    n = indptr.shape[0] - 1
+    for ch in prange(nch):
+        for a in range(ch, n, nch):
+            acc = 0
+            for p in range(split[a], indptr[a + 1]):
+                if t[p] < 2:
+                    continue
+                c = indices[p]
+                # the common neighbours of a and c into buf[ch]
+                i, j, nb = indptr[a], indptr[c], 0
+                ea, ec = indptr[a + 1], indptr[c + 1]
+                while i < ea and j < ec:
+                    x = indices[i]
+                    y = indices[j]
+                    if x < y:
+                        i += 1
+                    elif x > y:
+                        j += 1
+                    else:
+                        buf[ch, nb] = x
+                        nb += 1
+                        i += 1
+                        j += 1
+                for s in range(nb):
+                    u = buf[ch, s]
+                    for r in range(s + 1, nb):
+                        v = buf[ch, r]
+                        acc += 2 * (_common(indices, indptr[u], indptr[u + 1], indptr[v], indptr[v + 1]) - 2)
+                if acc > LIMIT:
+                    flag[0] = 1
+            out[a] = acc
+
+
+def k23_ref(A):
+    """inj(K2,3) of a 0/1 graph: sum over ordered pairs u != v of c (c - 1) (c - 2), C = A A."""
+    A = np.array(A, dtype=np.int64)
+    np.fill_diagonal(A, 0)
+    C = A @ A
+    np.fill_diagonal(C, 0)
+    return int((C * (C - 1) * (C - 2)).sum())
+
+
+def k23e_ref(A):
+    """inj(K2,3 plus an edge on its side of three) of a 0/1 graph: sum over ordered edges (a, c)
+    and ordered pairs u != v of common neighbours of a and c of (C_uv - 2), C = A A."""
+    A = np.array(A, dtype=np.int64)
+    np.fill_diagonal(A, 0)
+    C = A @ A
+    total = 0
+    for a, c in zip(*np.nonzero(A)):
+        cn = np.flatnonzero(A[a] & A[c])
+        sub = C[np.ix_(cn, cn)] - 2
+        total += int(sub.sum() - np.trace(sub))
+    return total
+
+
+# ----------------------------------------------------------------------------- the 4-wheel and K5 minus a path
+@njit(parallel=True, cache=True)
+def wheel4_sums(indptr, indices, t, stamp, posh, off, tbuf, cnt, touched, out, flag):
+    """out[h] = sum over ordered pairs x != z of neighbours of h of c (c - 1), c the number of
+    y in N(h) adjacent to both: the injective maps of the 4-wheel with its hub on h (a 4-cycle
+    x - y - z - w in N(h)).  For each h the apexes T(h, x) of the triangles on its edges are
+    listed (only rows of neighbours x with a triangle on hx are scanned), then c is counted by
+    walking y in T(h, x), z in T(h, y).  Per-chunk buffers: stamp (-1s), posh, cnt (zeros) and
+    touched (n), off (max degree + 1), tbuf (the largest sum of t over a row).  Binary graphs."""
+    nch = stamp.shape[0]
+    n = indptr.shape[0] - 1
+    for ch in prange(nch):
+        for h in range(ch, n, nch):
+            h0 = indptr[h]
+            h1 = indptr[h + 1]
+            tot = 0
+            for p in range(h0, h1):
+                off[ch, p - h0] = tot
+                tot += t[p]
+            off[ch, h1 - h0] = tot
+            out[h] = 0
+            if tot == 0:
+                continue
+            for p in range(h0, h1):
+                v = indices[p]
+                stamp[ch, v] = h
+                posh[ch, v] = p - h0
+            for p in range(h0, h1):
+                if t[p] == 0:
+                    continue
+                x = indices[p]
+                k = off[ch, p - h0]
+                for q in range(indptr[x], indptr[x + 1]):
+                    y = indices[q]
+                    if stamp[ch, y] == h:
+                        tbuf[ch, k] = y
+                        k += 1
+            acc = 0
+            for p in range(h0, h1):
+                if t[p] < 2:
+                    continue
+                x = indices[p]
+                nt = 0
+                for i in range(off[ch, p - h0], off[ch, p - h0 + 1]):
+                    py = posh[ch, tbuf[ch, i]]
+                    for j in range(off[ch, py], off[ch, py + 1]):
+                        z = tbuf[ch, j]
+                        if z == x:
+                            continue
+                        if cnt[ch, z] == 0:
+                            touched[ch, nt] = z
+                            nt += 1
+                        cnt[ch, z] += 1
+                for i in range(nt):
+                    z = touched[ch, i]
+                    k = cnt[ch, z]
+                    acc += k * (k - 1)
+                    cnt[ch, z] = 0
+                if acc > LIMIT:
+                    flag[0] = 1
+            out[h] = acc
+
+
+@njit(parallel=True, cache=True)
+def edge_k4_counts(indptr, indices, split, t, buf, k4):
+    """k4[p] = the number of K4 containing the edge (u, indices[p]) for the entries p of the
+    out-lists (neighbour > u) whose edge has two triangles or more (0 elsewhere): the edges
+    among the common neighbours, found by merging the two rows and a binary search per pair.
+    buf (nch, max degree).  Binary graphs."""
+    nch = buf.shape[0]
+    n = indptr.shape[0] - 1
+    for ch in prange(nch):
+        for a in range(ch, n, nch):
+            for p in range(split[a], indptr[a + 1]):
+                k4[p] = 0
+                if t[p] < 2:
+                    continue
+                c = indices[p]
+                i, j, nb = indptr[a], indptr[c], 0
+                ea, ec = indptr[a + 1], indptr[c + 1]
+                while i < ea and j < ec:
+                    x = indices[i]
+                    y = indices[j]
+                    if x < y:
+                        i += 1
+                    elif x > y:
+                        j += 1
+                    else:
+                        buf[ch, nb] = x
+                        nb += 1
+                        i += 1
+                        j += 1
+                e = 0
+                for s in range(nb):
+                    u = buf[ch, s]
+                    for r in range(s + 1, nb):
+                        if _bsearch(indices, indptr[u], indptr[u + 1], buf[ch, r]) >= 0:
+                            e += 1
+                k4[p] = e
+
+
+def wheel4_ref(A):
+    """inj of the 4-wheel in a 0/1 graph: for each hub h, inj(C4) in the graph on N(h)."""
+    A = np.array(A, dtype=np.int64)
+    np.fill_diagonal(A, 0)
+    total = 0
+    for h in range(A.shape[0]):
+        nb = np.flatnonzero(A[h])
+        S = A[np.ix_(nb, nb)]
+        C = S @ S
+        np.fill_diagonal(C, 0)
+        total += int((C * (C - 1)).sum())
+    return total
+
+
+def edge_k4_ref(A):
+    """(K4 per edge) as a dense symmetric matrix: the edges among the common neighbours."""
+    A = np.array(A, dtype=np.int64)
+    np.fill_diagonal(A, 0)
+    n = A.shape[0]
+    out = np.zeros((n, n), dtype=np.int64)
+    for a, c in zip(*np.nonzero(A)):
+        cn = np.flatnonzero(A[a] & A[c])
+        out[a, c] = int(A[np.ix_(cn, cn)].sum()) // 2
+    return out

@@ -14,7 +14,6 @@ vertices inside each colour class (at most a few hundred orders for patterns on 
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 
 __all__ = ["canon", "quotient", "components", "is_tree", "automorphisms", "key_of_pattern"]

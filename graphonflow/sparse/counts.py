@@ -44,7 +44,7 @@ import numpy as np
 from ..patterns import Pattern, as_pattern, is_edge_list
 from . import _kernels as K
 from .canon import automorphisms, canon, components, is_tree, key_of_pattern, quotient, simple
-from .graph import SparseGraph, as_sparse_graph
+from .graph import as_sparse_graph
 
 __all__ = ["SparseCounter", "hom_count", "inj_count", "ind_count", "subgraph_count", "sparse_density",
            "KINDS"]
@@ -259,11 +259,6 @@ class SparseCounter:
             self._prim[key] = (self._sum(out), pv.sum(axis=0) if per_vertex else None)
         return self._prim[key]
 
-    def _k23_top_pair(self):
-        """The injective maps of K2,3 whose top vertex lies on its side of two (binary)."""
-        self._four_cycles()
-        return self._prim["k23_top"]
-
     def _four_cycles(self, per=False):
         key = ("c4", per)
         if key not in self._prim:
@@ -279,7 +274,7 @@ class SparseCounter:
             out = np.zeros(n, dtype=np.int64 if self.exact else np.float64)
             pv = np.zeros((nch, n if per else 0), dtype=np.int64)
             pe = np.zeros((nch, indices.size if per else 0), dtype=np.int64)
-            out3 = np.zeros(n if self.binary else 0, dtype=np.int64)
+            out3 = np.zeros(0, dtype=np.int64)  # (the kernel's K2,3 sums: not needed, see _f_k23)
             flag = np.zeros(1, dtype=np.int64)
             if weighted and self.exact:
                 dmax = int(self.deg.max()) if n else 0
@@ -291,8 +286,6 @@ class SparseCounter:
             K.four_cycles(indptr, indices, split, dummy, weighted, cnt, s1, s2, touched, out, out3, pv, pe,
                           self.exact, flag)
             self._check_flag(flag, "C4")
-            if self.binary:
-                self._prim["k23_top"] = xsum(out3)
             del cnt, touched, s1, s2
             total = self._sum(out)
             total = total // 2 if self.exact else total / 2.0
@@ -1045,11 +1038,77 @@ def _f_diamond_leaf_apex(c):
 
 
 def _f_k23(c):
-    # K2,3: two orbits; maps with a vertex of the side of two on top come from the 4-cycle wedge
-    # counts, the others (a vertex of the side of three on top) are enumerated from the top
-    key = _key([(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4)])
-    middle = _vertex_of_degree(key, 2)
-    return 2 * c._k23_top_pair() + 3 * c._enumerate_rooted(key, middle, top=True)
+    # K2,3: sum over ordered pairs {u, v} (the side of two) of the ordered triples of their
+    # common neighbours, c (c - 1) (c - 2); every wedge is visited once (k23_pair_wedges)
+    indptr, indices = c._ranked()[:2]
+    nch = _nchunks()
+    cnt = np.zeros((nch, c.n), dtype=np.int64)
+    touched = np.zeros((nch, c.n), dtype=np.int64)
+    out = np.zeros(c.n, dtype=np.int64)
+    flag = np.zeros(1, dtype=np.int64)
+    K.k23_pair_wedges(indptr, indices, cnt, touched, out, flag)
+    c._check_flag(flag, "K2,3")
+    return 2 * xsum(out)
+
+
+def _f_k23e(c):
+    # K2,3 plus an edge on its side of three: the edge (a, c) with two apexes u != v of triangles
+    # on it (a diamond) and a fifth vertex among the other common neighbours of u and v
+    indptr, indices, _, _, split, _ = c._ranked()
+    nch = _nchunks()
+    dmax = int(c.deg.max()) if c.n else 0
+    buf = np.zeros((nch, max(dmax, 1)), dtype=np.int64)
+    out = np.zeros(c.n, dtype=np.int64)
+    flag = np.zeros(1, dtype=np.int64)
+    K.k23e_sums(indptr, indices, split, c._triangles(), buf, out, flag)
+    c._check_flag(flag, "K2,3 plus an edge")
+    return 2 * xsum(out)
+
+
+def _f_wheel4(c):
+    # the 4-wheel: a hub h and a 4-cycle in N(h), counted from the triangles on h's edges
+    indptr, indices = c._ranked()[:2]
+    t = c._triangles()
+    nch = _nchunks()
+    n = c.n
+    dmax = int(c.deg.max()) if n else 0
+    trow = np.zeros(n, dtype=np.int64)
+    ne = np.diff(indptr) > 0
+    if t.size:
+        trow[ne] = np.add.reduceat(t, indptr[:-1][ne])
+    stamp = np.full((nch, n), -1, dtype=np.int64)
+    posh = np.zeros((nch, n), dtype=np.int64)
+    off = np.zeros((nch, dmax + 1), dtype=np.int64)
+    tbuf = np.zeros((nch, max(int(trow.max()) if n else 0, 1)), dtype=np.int64)
+    cnt = np.zeros((nch, n), dtype=np.int64)
+    touched = np.zeros((nch, n), dtype=np.int64)
+    out = np.zeros(n, dtype=np.int64)
+    flag = np.zeros(1, dtype=np.int64)
+    K.wheel4_sums(indptr, indices, t, stamp, posh, off, tbuf, cnt, touched, out, flag)
+    c._check_flag(flag, "the 4-wheel")
+    return xsum(out)
+
+
+def _edge_k4(c):
+    """K4 per edge, at the out-list entries of the ranked CSR (0 at the others)."""
+    if "edge_k4" not in c._prim:
+        indptr, indices, _, _, split, _ = c._ranked()
+        nch = _nchunks()
+        dmax = int(c.deg.max()) if c.n else 0
+        buf = np.zeros((nch, max(dmax, 1)), dtype=np.int64)
+        k4 = np.zeros(indices.size, dtype=np.int64)
+        K.edge_k4_counts(indptr, indices, split, c._triangles(), buf, k4)
+        c._prim["edge_k4"] = k4
+    return c._prim["edge_k4"]
+
+
+def _f_k5_minus_p3(c):
+    # K5 minus a path a - z - b: the edge (x, y) opposite the path's middle z, an ordered edge
+    # (a, b) among the common neighbours of x and y (a K4 on xy, two directions) and z one of the
+    # t_xy - 2 other common neighbours
+    t = c._triangles()
+    k4 = _edge_k4(c)
+    return 4 * xprod_sum(k4, t - 2)
 
 
 def _f_gem(c):
@@ -1089,6 +1148,9 @@ _BINARY_FORMULAS = {
     _key([(0, 1), (1, 2), (1, 3), (1, 4), (2, 3), (2, 4)]): _f_diamond_leaf_spine,
     _key([(0, 1), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)]): _f_diamond_leaf_apex,
     _key([(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4)]): _f_k23,
+    _key([(0, 2), (0, 3), (0, 4), (1, 2), (1, 3), (1, 4), (2, 4)]): _f_k23e,
+    _key([(0, 1), (0, 3), (0, 4), (1, 2), (1, 4), (2, 3), (2, 4), (3, 4)]): _f_wheel4,
+    _key([(0, 1), (0, 3), (0, 4), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)]): _f_k5_minus_p3,
     _key([(0, 1), (1, 2), (2, 3), (0, 4), (1, 4), (2, 4), (3, 4)]): _f_gem,
 }
 
