@@ -13,7 +13,8 @@ faster):
   graph; and on smaller graphs (--motif-edges, default 2e4) against igraph's
   ``motifs_randesu(size=4)`` (induced counts of the 6 connected 4-vertex classes, checked equal),
   which enumerates every connected 4-vertex set and does not finish in minutes at 1e5 edges;
-* ``--five``: all 21 connected 5-vertex patterns (injective counts) on the graphs of <= 1e6 edges;
+* ``--five`` (or ``--parts ... five``): all 21 connected 5-vertex patterns (injective counts) on
+  every graph up to --five-max edges (default: all);
 * ``--switch``: the dense engine against the sparse counts on G(n, p), the measurement behind
   graphonflow.sparse.dispatch.DENSE_MIN_FILL and DENSE_MAX_N.
 
@@ -51,6 +52,21 @@ def graphs(edges, quick):
         m = int(m)
         out.append((f"Chung-Lu 2.5, m={m:.0e}", chung_lu_graph(max(m // 5, 10), m, 2.5, rng=1)))
         out.append((f"BA k=5, m={m:.0e}", barabasi_albert_graph(m // 5 + 5, 5, rng=1)))
+    return out
+
+
+def real_graphs():
+    """The largest networks networkx ships (tiny next to the generated ones: Les Miserables has
+    254 edges), read into CSR."""
+    import networkx as nx
+
+    from graphonflow.sparse import SparseGraph
+
+    out = []
+    for name, g in (("networkx les_miserables", nx.les_miserables_graph()),
+                    ("networkx karate_club", nx.karate_club_graph()),
+                    ("networkx florentine_families", nx.florentine_families_graph())):
+        out.append((name, SparseGraph.from_networkx(nx.convert_node_labels_to_integers(g), weight=None)))
     return out
 
 
@@ -256,6 +272,7 @@ def main(argv=None):
     ap.add_argument("--switch", action="store_true", help="also the dense/sparse switch table")
     ap.add_argument("--five", action="store_true", help="also all 5-vertex patterns (graphs <= 1e6 edges)")
     ap.add_argument("--networkx-max", type=float, default=2e6)
+    ap.add_argument("--five-max", type=float, default=2e7, help="largest graph (edges) of the 5-vertex table")
     ap.add_argument("--motif-edges", type=float, default=2e4,
                     help="edges of the graphs compared with igraph motifs_randesu (it takes 42 s at 2e4 here)")
     args = ap.parse_args(argv)
@@ -266,8 +283,8 @@ def main(argv=None):
 
     print(f"cores: {os.cpu_count()}, numba threads: {get_num_threads()}, load average: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    gs = graphs(args.edges, args.quick)
-    tri_ours(gs[0][1])  # load the compiled kernels before timing
+    gs = real_graphs() + graphs(args.edges, args.quick)
+    tri_ours(gs[-1][1])  # load the compiled kernels before timing
     count_all_four(gs[0][1])
     if "triangles" in parts:
         triangle_table(gs, args)
@@ -276,7 +293,7 @@ def main(argv=None):
     if "motifs" in parts:
         motif_table(args)
     if "five" in parts:
-        five_vertex_table([g for g in gs if g[1].m <= 1.1e6])
+        five_vertex_table([g for g in gs if g[1].m <= args.five_max])
     if "switch" in parts:
         switch_table()
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
