@@ -187,7 +187,7 @@ def _cmd_density(args, out=None):
     if sparse:
         from .sparse.dispatch import use_dense
 
-        if use_dense(A.n, A.nnz):
+        if all(use_dense(A.n, A.nnz, [pattern], kind) for kind in kinds):
             A = A.toarray()
         else:
             return _density_sparse(args, A, pattern, kinds, max_cost, out)

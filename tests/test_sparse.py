@@ -449,6 +449,25 @@ def test_real_networks_example_large_graph():
     assert out[("C4", "copies")] == 457877 and out[("K4", "copies")] == 3008
 
 
+def test_dense_switch_reads_fill_size_and_pattern():
+    from graphonflow.sparse.dispatch import DENSE_MAX_N, use_dense
+
+    n = 1000
+    full = int(0.3 * n * (n - 1))
+    assert use_dense(n, full) and not use_dense(n, int(0.1 * n * (n - 1)))
+    assert not use_dense(DENSE_MAX_N + 1, int(0.3 * DENSE_MAX_N ** 2))
+    # by matrix products (n^3) the dense engine wins on dense graphs; K4 (n^4) goes to the counts
+    assert use_dense(n, full, [gf.as_pattern("K3"), gf.as_pattern("C5")])
+    assert not use_dense(n, full, [gf.as_pattern("K3"), gf.as_pattern("K4")])
+    assert not use_dense(n, full, [gf.as_pattern("C4")], "ind")
+    # and the routing follows: a dense K4 request is counted sparsely, with the same value
+    rng = np.random.default_rng(5)
+    A = random_graph(60, 0.5, rng)
+    S = sp.csr_matrix(A)
+    got = gf.hom_density("K4", S)
+    assert got == pytest.approx(HomWorkspace(A, max_cost=None).density("K4"), rel=1e-12)
+
+
 def test_generators():
     from graphonflow.sparse.generators import barabasi_albert_graph, chung_lu_graph
 

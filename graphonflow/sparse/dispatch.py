@@ -12,7 +12,8 @@ dense/sparse switch"), made with ``python benchmarks/sparse.py --switch``.
 
 from __future__ import annotations
 
-__all__ = ["wants_sparse", "use_dense", "hom_density", "check_sparse_cost", "DENSE_MAX_N", "DENSE_MIN_FILL", "NX_SPARSE_MIN_N"]
+__all__ = ["wants_sparse", "use_dense", "hom_density", "check_sparse_cost", "DENSE_MAX_N", "DENSE_MIN_FILL",
+           "DENSE_MAX_COST_N3", "NX_SPARSE_MIN_N"]
 
 #: Above this many vertices the dense engine is never used for sparse input (its n x n float64
 #: matrix alone would take 8 n^2 bytes: 3.2 GB at n = 20,000).
@@ -53,9 +54,34 @@ def wants_sparse(W) -> bool:
     return False
 
 
-def use_dense(n: int, nnz: int) -> bool:
-    """Whether the dense engine is faster: n <= DENSE_MAX_N and nnz >= DENSE_MIN_FILL n (n - 1)."""
-    return n <= DENSE_MAX_N and n > 1 and nnz >= DENSE_MIN_FILL * n * (n - 1)
+#: ... and only for patterns the dense engine computes by matrix products: a dense cost
+#: (:func:`graphonflow.hom.contraction_cost`) of at most this many times n^3.  K4 (n^4) and
+#: patterns of treewidth 3 or more go to the sparse counts, which benchmarks/sparse.py --switch
+#: measured faster for K4 at every fill up to 0.4 (11.9 s dense, 5.2 s sparse at n = 1000).
+DENSE_MAX_COST_N3 = 64.0
+
+
+def use_dense(n: int, nnz: int, patterns=None, kind: str = "hom") -> bool:
+    """Whether the dense engine is faster: n <= DENSE_MAX_N, nnz >= DENSE_MIN_FILL n (n - 1), and
+    (when ``patterns`` are given) each one's dense cost at most DENSE_MAX_COST_N3 n^3."""
+    if not (n <= DENSE_MAX_N and n > 1 and nnz >= DENSE_MIN_FILL * n * (n - 1)):
+        return False
+    if patterns is None:
+        return True
+    from ..hom import contraction_cost
+    from ..patterns import as_pattern
+
+    def arithmetic(P):
+        # the products themselves (contraction_cost's inj/ind estimates add a fixed Python cost
+        # per partition, which would send tiny graphs away); an induced count also needs the
+        # complete pattern on P's vertices (its superset expansion ends there)
+        P = as_pattern(P)
+        c = contraction_cost(P, n, "hom")
+        if kind == "ind" and P.k >= 2:
+            c = max(c, contraction_cost(as_pattern(f"K{P.k}"), n, "hom"))
+        return c
+
+    return all(arithmetic(P) <= DENSE_MAX_COST_N3 * float(n) ** 3 for P in patterns)
 
 
 def hom_density(F, W, kind="hom", *, weight="weight", max_cost=None, method="auto"):
@@ -86,7 +112,7 @@ def hom_density(F, W, kind="hom", *, weight="weight", max_cost=None, method="aut
             f"W is a networkx graph whose edge attribute {weight!r} holds values up to {G.max_abs_weight():g} (> 1): "
             f"t_{kind} then sums products of these weights over the copies of each pattern, which is not a "
             "subgraph-count density; pass weight=None to read every edge as 1", UserWarning, stacklevel=3)
-    dense = method == "dense" or (method == "auto" and use_dense(G.n, G.nnz))
+    dense = method == "dense" or (method == "auto" and use_dense(G.n, G.nnz, pats, kind))
     if dense:
         ws = HomWorkspace(G.toarray(), max_cost=max_cost)
         vals = [ws.density(p, kind) for p in pats]
