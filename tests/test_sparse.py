@@ -449,6 +449,25 @@ def test_real_networks_example_large_graph():
     assert out[("C4", "copies")] == 457877 and out[("K4", "copies")] == 3008
 
 
+def test_oriented_triangles_with_and_without_prefetch():
+    rng = np.random.default_rng(9)
+    A = random_graph(300, 0.05, rng)
+    g = as_sparse_graph(A)
+    deg = g.degrees
+    outdeg = np.zeros(g.n, dtype=np.int64)
+    up = np.empty(g.indices.size, dtype=np.bool_)
+    K.orient_counts(g.indptr, g.indices, deg, outdeg, up)
+    assert up.sum() == g.nnz // 2 and (outdeg == np.add.reduceat(up.astype(np.int64), g.indptr[:-1])).all()
+    outptr = np.concatenate([[0], np.cumsum(outdeg)])
+    outidx = np.empty(int(outptr[-1]), dtype=g.indices.dtype)
+    K.orient_fill(g.indptr, g.indices, up, outptr, outidx)
+    want = int(np.trace(A @ A @ A)) // 6
+    for ahead in (0, 1, 8):
+        out = np.zeros(g.n, dtype=np.int64)
+        K.triangles_oriented(outptr, outidx, np.full((2, g.n), -1, dtype=np.int32), out, ahead)
+        assert int(out.sum()) == want
+
+
 def test_dense_switch_reads_fill_size_and_pattern():
     from graphonflow.sparse.dispatch import DENSE_MAX_N, use_dense
 

@@ -222,15 +222,18 @@ class SparseCounter:
         g = self.G
         deg = g.degrees
         outdeg = np.zeros(g.n, dtype=np.int64)
-        K.orient_counts(g.indptr, g.indices, deg, outdeg)
+        up = np.empty(g.indices.size, dtype=np.bool_)
+        K.orient_counts(g.indptr, g.indices, deg, outdeg, up)
         outptr = np.zeros(g.n + 1, dtype=np.int64)
         np.cumsum(outdeg, out=outptr[1:])
         outidx = np.empty(int(outptr[-1]), dtype=g.indices.dtype)
-        K.orient_fill(g.indptr, g.indices, deg, outptr, outidx)
+        K.orient_fill(g.indptr, g.indices, up, outptr, outidx)
+        del up
         nch = _nchunks()
         stamp = np.full((nch, g.n), -1, dtype=np.int32 if g.n < 2**31 - 1 else np.int64)
         out = np.zeros(g.n, dtype=np.int64)
-        K.triangles_oriented(outptr, outidx, stamp, out)
+        ahead = K.PREFETCH_AHEAD if g.n >= K.PREFETCH_MIN_N else 0
+        K.triangles_oriented(outptr, outidx, stamp, out, ahead)
         return xsum(out)
 
     def _cliques(self, k, per_vertex=False):
