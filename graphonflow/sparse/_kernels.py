@@ -861,6 +861,25 @@ def _common(indices, a0, a1, b0, b1):
     return k
 
 
+@njit(cache=True, inline="always")
+def _common_into(indices, a0, a1, b0, b1, out):
+    """out[:k] = indices[a0:a1] & indices[b0:b1] of two sorted rows (a merge); returns k."""
+    k = 0
+    while a0 < a1 and b0 < b1:
+        x = indices[a0]
+        y = indices[b0]
+        if x < y:
+            a0 += 1
+        elif x > y:
+            b0 += 1
+        else:
+            out[k] = x
+            k += 1
+            a0 += 1
+            b0 += 1
+    return k
+
+
 @njit(parallel=True, cache=True)
 def k23e_sums(indptr, indices, split, t, buf, out, flag):
     """out[a] = sum over edges a < c with t_ac >= 2 of sum over ordered pairs u != v of common
@@ -878,21 +897,7 @@ def k23e_sums(indptr, indices, split, t, buf, out, flag):
                 if t[p] < 2:
                     continue
                 c = indices[p]
-                # the common neighbours of a and c into buf[ch]
-                i, j, nb = indptr[a], indptr[c], 0
-                ea, ec = indptr[a + 1], indptr[c + 1]
-                while i < ea and j < ec:
-                    x = indices[i]
-                    y = indices[j]
-                    if x < y:
-                        i += 1
-                    elif x > y:
-                        j += 1
-                    else:
-                        buf[ch, nb] = x
-                        nb += 1
-                        i += 1
-                        j += 1
+                nb = _common_into(indices, indptr[a], indptr[a + 1], indptr[c], indptr[c + 1], buf[ch])
                 for s in range(nb):
                     u = buf[ch, s]
                     for r in range(s + 1, nb):
@@ -1004,20 +1009,7 @@ def edge_k4_counts(indptr, indices, split, t, buf, k4):
                 if t[p] < 2:
                     continue
                 c = indices[p]
-                i, j, nb = indptr[a], indptr[c], 0
-                ea, ec = indptr[a + 1], indptr[c + 1]
-                while i < ea and j < ec:
-                    x = indices[i]
-                    y = indices[j]
-                    if x < y:
-                        i += 1
-                    elif x > y:
-                        j += 1
-                    else:
-                        buf[ch, nb] = x
-                        nb += 1
-                        i += 1
-                        j += 1
+                nb = _common_into(indices, indptr[a], indptr[a + 1], indptr[c], indptr[c + 1], buf[ch])
                 e = 0
                 for s in range(nb):
                     u = buf[ch, s]
