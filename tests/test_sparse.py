@@ -449,23 +449,52 @@ def test_real_networks_example_large_graph():
     assert out[("C4", "copies")] == 457877 and out[("K4", "copies")] == 3008
 
 
-def test_oriented_triangles_with_and_without_prefetch():
+def test_oriented_triangles_both_layouts_with_and_without_prefetch():
     rng = np.random.default_rng(9)
     A = random_graph(300, 0.05, rng)
     g = as_sparse_graph(A)
     deg = g.degrees
-    outdeg = np.zeros(g.n, dtype=np.int64)
+    want_out = []  # out(u): the neighbours above u in (degree, index), in row order
+    for u in range(g.n):
+        row = g.indices[g.indptr[u]:g.indptr[u + 1]]
+        want_out.append(row[(deg[row] > deg[u]) | ((deg[row] == deg[u]) & (row > u))])
+    # in place: out(u) at the start of row u
+    outend = np.empty(g.n, dtype=np.int64)
+    inplace = np.zeros(g.indices.size + 1, dtype=g.indices.dtype)
+    K.orient_inplace(g.indptr, g.indices, outend, inplace)
+    # packed: counts, prefix sum, fill
+    outdeg = np.empty(g.n, dtype=np.int64)
     up = np.empty(g.indices.size, dtype=np.bool_)
     K.orient_counts(g.indptr, g.indices, deg, outdeg, up)
-    assert up.sum() == g.nnz // 2 and (outdeg == np.add.reduceat(up.astype(np.int64), g.indptr[:-1])).all()
     outptr = np.concatenate([[0], np.cumsum(outdeg)])
-    outidx = np.empty(int(outptr[-1]), dtype=g.indices.dtype)
-    K.orient_fill(g.indptr, g.indices, up, outptr, outidx)
+    packed = np.zeros(int(outptr[-1]) + 1, dtype=g.indices.dtype)
+    K.orient_fill(g.indptr, g.indices, up, outptr, packed)
+    assert outptr[-1] == g.nnz // 2
+    for u in range(g.n):
+        assert (inplace[g.indptr[u]:outend[u]] == want_out[u]).all()
+        assert (packed[outptr[u]:outptr[u + 1]] == want_out[u]).all()
     want = int(np.trace(A @ A @ A)) // 6
-    for ahead in (0, 1, 8):
-        out = np.zeros(g.n, dtype=np.int64)
-        K.triangles_oriented(outptr, outidx, np.full((2, g.n), -1, dtype=np.int32), out, ahead)
-        assert int(out.sum()) == want
+    for layout in ((g.indptr, outend, inplace), (outptr, outptr[1:], packed)):
+        for ahead in (0, 1, 8):
+            out = np.zeros(16, dtype=np.int64)
+            mark = np.zeros((2, g.n), dtype=np.uint8)
+            K.triangles_oriented(*layout, mark, out, ahead)
+            assert int(out.sum()) == want and out[0] > 0 and out[8] > 0  # both chunks found some
+            assert not mark.any()  # the marks are cleared after each root
+
+
+def test_triangle_total_takes_both_layouts(monkeypatch):
+    import graphonflow.sparse._kernels as kern
+    from graphonflow.sparse import SparseCounter
+
+    rng = np.random.default_rng(4)
+    A = random_graph(400, 0.04, rng)
+    want = int(np.trace(A @ A @ A)) // 6
+    got = []
+    for min_n in (10**9, 1):  # in place (small graphs), then packed with prefetch (large ones)
+        monkeypatch.setattr(kern, "PREFETCH_MIN_N", min_n)
+        got.append(SparseCounter(as_sparse_graph(A)).subgraphs("K3"))
+    assert got == [want, want]
 
 
 def test_dense_switch_reads_fill_size_and_pattern():

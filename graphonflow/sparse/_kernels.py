@@ -744,9 +744,30 @@ def triangle_pair_sums(indptr, indices, split, t, out, flag):
 
 
 @njit(parallel=True, cache=True)
+def orient_inplace(indptr, indices, outend, outidx):
+    """The degree orientation in one pass, in place of a copy of the rows: the neighbours v of u
+    above it in the order (degree, index) go to outidx[indptr[u]:outend[u]], in the row's order
+    (unsorted is fine for marking).  The order is read off the row pointers as the key
+    degree * 2^32 + index (n < 2^32), one comparison per entry, with no degree array and no
+    prefix sum.  The out-lists keep the rows' spacing, twice the memory of packed ones, which
+    only pays while they sit in cache: the caller uses it below PREFETCH_MIN_N vertices and
+    orient_counts / orient_fill above (benchmarks/RESULTS.md, "Sparse counts")."""
+    n = indptr.shape[0] - 1
+    for u in prange(n):
+        ku = ((indptr[u + 1] - indptr[u]) << 32) | u
+        o = indptr[u]
+        for p in range(indptr[u], indptr[u + 1]):
+            v = indices[p]
+            outidx[o] = v
+            o += (((indptr[v + 1] - indptr[v]) << 32) | v) > ku
+        outend[u] = o
+
+
+@njit(parallel=True, cache=True)
 def orient_counts(indptr, indices, deg, outdeg, up):
     """outdeg[u] = the neighbours v of u above it in the order (degree, index), and up[p] = 1 at
-    the entries p holding one (0 elsewhere), so that the fill need not read the degrees again."""
+    the entries p holding one (0 elsewhere), so that the fill need not read the degrees again.
+    With orient_fill, the packed degree orientation of large graphs (see orient_inplace)."""
     n = indptr.shape[0] - 1
     for u in prange(n):
         du = deg[u]
@@ -774,40 +795,58 @@ def orient_fill(indptr, indices, up, outptr, outidx):
 
 
 #: prefetch distance of triangles_oriented (in roots per chunk), and the vertex count from which
-#: it is used (benchmarks/RESULTS.md, "Sparse counts")
+#: it is used and the out-lists are packed (benchmarks/RESULTS.md, "Sparse counts")
 PREFETCH_AHEAD = 8
 PREFETCH_MIN_N = 1 << 17
 
 
 @njit(parallel=True, cache=True)
-def triangles_oriented(outptr, outidx, stamp, out, ahead):
-    """out[u] = triangles whose lowest vertex (in the order (degree, index)) is u: mark out(u),
-    walk out(v) for each marked v.  No relabelling, no sorting; O(m alpha).  On large graphs the
-    walk is bound by the latency of fetching each out(v), so with ``ahead`` > 0 the row pointers
-    of the out-neighbours of the root ``ahead`` roots on, and their rows from ``ahead // 2`` on,
-    are prefetched (1e7 edges: 0.79 -> 0.43 s; at 1e5 edges, where everything is in cache, it
-    costs 10%, so the caller passes 0 there)."""
-    nch = stamp.shape[0]
+def triangles_oriented(outptr, outend, outidx, mark, out, ahead):
+    """out[8 c] = triangles whose lowest vertex (in the order (degree, index)) falls to chunk c
+    (the roots u = c, c + nch, ...): mark out(u), walk out(v) for each marked v, unmark.
+
+    out(u) = outidx[outptr[u]:outend[u]] (see orient_inplace); outidx has one spare entry at the
+    end.  O(m alpha), no relabelling, no sorting.  The walk is a series of short loops, one per
+    oriented edge, each starting at a place the previous one did not know, so the time goes to
+    the chain "next v -> its row bounds -> its row" after every loop exit.  The bounds of the next
+    v are therefore loaded, and its row prefetched, before the current row is walked (1e5 edges:
+    1.5 -> 1.25 ms; 1e6: 55 -> 15 ms).  On large graphs (``ahead`` > 0) the row bounds of the
+    out-neighbours of the root ``ahead`` roots on are prefetched too.  The marks are bytes,
+    mark[c] (zeros) for chunk c, n bytes that stay in L1 at 1e5 edges.  Each chunk keeps its own
+    total, 8 entries apart: a count per root, written by alternating threads, shared cache lines
+    and cost 0.4 ms of 1.5 at 1e5 edges (benchmarks/RESULTS.md, "Sparse counts")."""
+    nch = mark.shape[0]
     n = outptr.shape[0] - 1
     for c in prange(nch):
+        mk = mark[c]
+        tot = 0
         for u in range(c, n, nch):
             a = u + ahead * nch
             if ahead > 0 and a < n:
-                for p in range(outptr[a], outptr[a + 1]):
+                for p in range(outptr[a], outend[a]):
                     _prefetch(outptr, outidx[p])
-            a = u + (ahead // 2) * nch
-            if ahead > 0 and a < n:
-                for p in range(outptr[a], outptr[a + 1]):
-                    _prefetch(outidx, outptr[outidx[p]])
-            for p in range(outptr[u], outptr[u + 1]):
-                stamp[c, outidx[p]] = u
-            cnt = 0
-            for p in range(outptr[u], outptr[u + 1]):
-                v = outidx[p]
-                for q in range(outptr[v], outptr[v + 1]):
-                    if stamp[c, outidx[q]] == u:
-                        cnt += 1
-            out[u] = cnt
+                    _prefetch(outend, outidx[p])
+            a0 = outptr[u]
+            a1 = outend[u]
+            if a1 - a0 < 2:
+                continue
+            for p in range(a0, a1):
+                mk[outidx[p]] = 1
+            v = outidx[a0]
+            s = outptr[v]
+            e = outend[v]
+            for p in range(a0, a1):
+                v = outidx[p + 1]  # the next out-neighbour (the spare entry or the next row: harmless)
+                s1 = outptr[v]
+                e1 = outend[v]
+                _prefetch(outidx, s1)
+                for q in range(s, e):
+                    tot += mk[outidx[q]]
+                s = s1
+                e = e1
+            for p in range(a0, a1):
+                mk[outidx[p]] = 0
+        out[8 * c] = tot
 
 
 # ----------------------------------------------------------------------------- K2,3 and K2,3 plus an edge

@@ -209,32 +209,43 @@ class SparseCounter:
         if "T" not in self._prim:
             if self.binary and "tri" in self._prim:
                 self._prim["T"] = xsum(self._tri_v()) // 3
-            elif self.binary and "ranked" not in self.G._cache:
-                self._prim["T"] = self._triangles_unranked()
+            elif self.binary and "ranked" not in self.G._cache and self.n < 2**32:
+                self._prim["T"] = self._triangles_unranked()  # (its order key packs index in 32 bits)
             else:
                 self._prim["T"] = self._cliques(3)[0]
         return self._prim["T"]
 
     def _triangles_unranked(self):
         """Triangles of a binary graph without relabelling it: the out-lists of the degree
-        orientation built by comparing (degree, index) on the fly, then marking (when only the
-        total is wanted this skips the degree ordering the other kernels share)."""
+        orientation, built by comparing (degree, index) on the fly, then marking (when only the
+        total is wanted this skips the degree ordering the other kernels share).  Below
+        PREFETCH_MIN_N vertices the out-lists are written in place of a copy of the rows, in one
+        pass; above, packed, in two, and the walk prefetches."""
         g = self.G
-        deg = g.degrees
-        outdeg = np.zeros(g.n, dtype=np.int64)
-        up = np.empty(g.indices.size, dtype=np.bool_)
-        K.orient_counts(g.indptr, g.indices, deg, outdeg, up)
-        outptr = np.zeros(g.n + 1, dtype=np.int64)
-        np.cumsum(outdeg, out=outptr[1:])
-        outidx = np.empty(int(outptr[-1]), dtype=g.indices.dtype)
-        K.orient_fill(g.indptr, g.indices, up, outptr, outidx)
-        del up
+        # zeros: the walk reads one entry past each out-list, which must hold a vertex; the
+        # orientation leaves places unwritten, and one spare entry ends the array
+        if g.n < K.PREFETCH_MIN_N:
+            outptr, outend = g.indptr, np.empty(g.n, dtype=np.int64)
+            outidx = np.zeros(g.indices.size + 1, dtype=g.indices.dtype)
+            K.orient_inplace(g.indptr, g.indices, outend, outidx)
+            ahead = 0
+        else:
+            outdeg = np.empty(g.n, dtype=np.int64)
+            up = np.empty(g.indices.size, dtype=np.bool_)
+            K.orient_counts(g.indptr, g.indices, g.degrees, outdeg, up)
+            outptr = np.zeros(g.n + 1, dtype=np.int64)
+            np.cumsum(outdeg, out=outptr[1:])
+            del outdeg
+            outidx = np.zeros(int(outptr[-1]) + 1, dtype=g.indices.dtype)
+            K.orient_fill(g.indptr, g.indices, up, outptr, outidx)
+            del up
+            outend = outptr[1:]
+            ahead = K.PREFETCH_AHEAD
         nch = _nchunks()
-        stamp = np.full((nch, g.n), -1, dtype=np.int32 if g.n < 2**31 - 1 else np.int64)
-        out = np.zeros(g.n, dtype=np.int64)
-        ahead = K.PREFETCH_AHEAD if g.n >= K.PREFETCH_MIN_N else 0
-        K.triangles_oriented(outptr, outidx, stamp, out, ahead)
-        return xsum(out)
+        mark = np.zeros((nch, g.n), dtype=np.uint8)
+        out = np.zeros(8 * nch, dtype=np.int64)  # at most m^1.5 / 3 triangles: int64 is ample
+        K.triangles_oriented(outptr, outend, outidx, mark, out, ahead)
+        return int(out.sum())
 
     def _cliques(self, k, per_vertex=False):
         key = ("cliques", k, per_vertex)
