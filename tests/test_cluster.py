@@ -214,6 +214,30 @@ def test_thread_settings_travel_with_each_task(client):
     assert plain["blas"] == 1
 
 
+def _environment(keys):
+    import os
+
+    return {k: os.environ.get(k) for k in keys}
+
+
+def test_local_workers_are_spawned_without_the_malloc_trim_setting(client):
+    """dask's nanny sets MALLOC_TRIM_THRESHOLD_, which turns off glibc's adaptive mmap threshold
+    (a fresh mmap and page faults for every n x n temporary); local_client's workers go without
+    it, keep dask's other pre-spawn defaults and get graphonflow's idle-thread settings."""
+    import dask
+
+    keys = ("MALLOC_TRIM_THRESHOLD_", "OPENBLAS_NUM_THREADS") + tuple(sweep.WORKER_ENV)
+    env = client.submit(_environment, keys, pure=False).result()
+    assert env["MALLOC_TRIM_THRESHOLD_"] is None
+    assert env["OPENBLAS_NUM_THREADS"] == "1"  # dask's default, kept
+    for k, v in sweep.WORKER_ENV.items():
+        assert env[k] == v
+    spawn = sweep.worker_pre_spawn_env()
+    assert "MALLOC_TRIM_THRESHOLD_" not in spawn and spawn["OMP_NUM_THREADS"] == "1"
+    # the user's dask configuration is left as it was
+    assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
+
+
 def test_bad_cluster_arguments_are_clear(client, tmp_path):
     with pytest.raises(ValueError, match=r"workers must be a positive integer \(worker processes\), got 0"):
         with sweep.local_client(0):

@@ -114,22 +114,48 @@ def submit(client, fn, *args, label=None, priority=0, settings=None, **kwargs):
 #: ``import graphonflow`` sets (see graphonflow._threads); they change no result
 WORKER_ENV = {"OPENBLAS_THREAD_TIMEOUT": "4", "GOMP_SPINCOUNT": "10000"}
 
+#: variables of dask's ``distributed.nanny.pre-spawn-environ`` that :func:`local_client` leaves
+#: out.  dask sets ``MALLOC_TRIM_THRESHOLD_=65536`` so that workers hand freed memory back to the
+#: OS; any such variable also turns off glibc's adaptive mmap threshold, so every n x n temporary
+#: of a flow (5 MiB at n = 800) becomes a fresh mmap whose pages fault in on first touch.  A dp54
+#: flow of t(C5) + E/8 at n = 800 took 5.2 s in a worker against 3.1 s in a plain process, and
+#: 3.8-4.5 s in a plain process started with the variable (benchmarks/RESULTS.md, "Clusters").
+DROPPED_PRE_SPAWN = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+def worker_pre_spawn_env() -> dict:
+    """The environment :func:`local_client`'s workers are spawned with: dask's
+    ``distributed.nanny.pre-spawn-environ`` without :data:`DROPPED_PRE_SPAWN`, plus
+    :data:`WORKER_ENV` (set before the worker process starts, so before numpy loads its BLAS)."""
+    import dask
+
+    env = {str(k): str(v) for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}).items()
+           if k not in DROPPED_PRE_SPAWN}
+    env.update(WORKER_ENV)
+    return env
+
 
 @contextlib.contextmanager
 def local_client(workers, *, memory_limit="auto", silence_logs=True):
     """A ``dask.distributed`` client on a fresh local cluster of ``workers`` processes (one task
     at a time each), closed when the block ends.  Each worker's BLAS and Numba threads are set
-    per task by :func:`run_task`, so the workers round as this process does."""
+    per task by :func:`run_task`, so the workers round as this process does.  The workers are
+    spawned with :func:`worker_pre_spawn_env`: dask's defaults without its malloc trim setting,
+    which made every flow task 1.2-1.7x slower."""
     if isinstance(workers, bool) or int(workers) != workers or int(workers) < 1:
         raise ValueError(f"workers must be a positive integer (worker processes), got {workers!r}")
     dd = require_distributed()
     import logging
 
+    import dask
+
     kw = dict(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
               memory_limit=memory_limit, env=dict(WORKER_ENV))
     if silence_logs:
         kw["silence_logs"] = logging.ERROR
-    cluster = dd.LocalCluster(**kw)
+    # the nannies read the pre-spawn environment when they are made, here
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_pre_spawn_env()}):
+        cluster = dd.LocalCluster(**kw)
     try:
         client = dd.Client(cluster)
         try:
