@@ -1514,7 +1514,7 @@ def _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, clie
     """Every flow of every functional as tasks on the cluster at once (the functionals overlap);
     checkpoints and progress lines in this process as tasks finish.  Returns (label, study,
     frames, wall time) per functional, in order, with what the serial run computes."""
-    from .cluster.sweep import describe
+    from .cluster.sweep import describe, oversubscription
     from .convergence import _assemble, _ClusterStudy, _Hooks, make_plan, run_cluster_jobs, task_settings
     from .cluster.sweep import thread_settings
 
@@ -1543,6 +1543,9 @@ def _run_on_cluster(cfg, W0, times, curve, store, prog, restored, computed, clie
     threads = "this process's thread counts" if task_threads is None else f"{task_threads} thread(s) per task"
     prog.line(f"running {len(cfg.functionals)} functional(s) on {describe(client)}: every flow is a task, "
               f"with {threads}")
+    note = oversubscription(client, settings)
+    if note is not None:
+        prog.line(note)
     run_cluster_jobs(client, jobs, task_done=prog.tasks())
     wall = time.perf_counter() - t0
     out = []

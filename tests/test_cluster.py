@@ -238,6 +238,21 @@ def test_local_workers_are_spawned_without_the_malloc_trim_setting(client):
     assert "MALLOC_TRIM_THRESHOLD_" in dask.config.get("distributed.nanny.pre-spawn-environ")
 
 
+def test_oversubscription_note_for_local_clusters(client):
+    # the module's cluster: 2 local workers of one task slot each
+    note = sweep.oversubscription(client, {"blas": 2, "numba": 2}, cores=2)
+    assert note.startswith("note: 2 task slot(s) x 2 threads per task = 4 threads on 2 cores")
+    assert "--task-threads 1 avoids that" in note and "OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1" in note
+    assert "--task-threads 2 avoids" in sweep.oversubscription(client, {"blas": 3, "numba": 1}, cores=5)
+    assert sweep.oversubscription(client, {"blas": 1, "numba": 1}, cores=2) is None
+    assert sweep.oversubscription(client, {"blas": 2, "numba": 2}, cores=4) is None
+
+    class Remote:  # a client of a cluster elsewhere: its cores are not known here
+        cluster = None
+
+    assert sweep.oversubscription(Remote(), {"blas": 8, "numba": 8}, cores=1) is None
+
+
 def test_bad_cluster_arguments_are_clear(client, tmp_path):
     with pytest.raises(ValueError, match=r"workers must be a positive integer \(worker processes\), got 0"):
         with sweep.local_client(0):

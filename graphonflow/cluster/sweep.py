@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import uuid
 
 __all__ = ["require_distributed", "thread_settings", "worker_threads", "run_task", "submit", "local_client",
-           "connect", "cluster_client", "sweep", "describe"]
+           "connect", "cluster_client", "sweep", "describe", "oversubscription", "worker_pre_spawn_env"]
 
 INSTALL = 'pip install "graphonflow[cluster]"'
 
@@ -202,6 +203,29 @@ def describe(client) -> str:
     ws = info.get("workers", {})
     threads = sum(int(w.get("nthreads", 1)) for w in ws.values())
     return f"{len(ws)} workers ({threads} threads) at {info.get('address', '?')}"
+
+
+def oversubscription(client, settings, *, cores=None):
+    """A note for the user when the tasks of a local cluster would run more threads than the
+    machine has cores (None otherwise, and for clusters elsewhere, whose cores are not known
+    here): task slots x max(BLAS, Numba threads per task) > ``cores`` (default: the cores this
+    process may run on).  Oversubscribed BLAS and OpenMP threads wait on each other: the
+    built-in study with --workers 2 and two threads per task ran 0.89x the serial run on 2 cores,
+    and 1.45x with --task-threads 1 (benchmarks/RESULTS.md, "Clusters")."""
+    cluster = getattr(client, "cluster", None)
+    if cluster is None or type(cluster).__name__ != "LocalCluster":
+        return None
+    per_task = max(int((settings or {}).get("blas") or 1), int((settings or {}).get("numba") or 1))
+    slots = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values())
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if slots * per_task <= cores:
+        return None
+    k = max(1, cores // max(slots, 1))
+    return (f"note: {slots} task slot(s) x {per_task} threads per task = {slots * per_task} threads on {cores} "
+            f"cores: they are oversubscribed, so each task runs slower than alone.  --task-threads {k} avoids "
+            f"that; its numbers are then those of a serial run under OPENBLAS_NUM_THREADS={k} "
+            f"NUMBA_NUM_THREADS={k} instead of this process's thread counts")
 
 
 def sweep(client, fn, jobs, *, labels=None, priorities=None, progress=None):
