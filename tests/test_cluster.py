@@ -22,7 +22,7 @@ from graphonflow.backend.dask import DaskBackend, SymBlocks, chunk_bounds  # noq
 from graphonflow.cluster import blocks as bk  # noqa: E402
 from graphonflow.cluster import sweep  # noqa: E402
 from graphonflow.cluster.chunked import chunked_flow  # noqa: E402
-from graphonflow.graphons import mean_xy, ring  # noqa: E402
+from graphonflow.graphons import ring  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
