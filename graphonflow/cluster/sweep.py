@@ -151,7 +151,7 @@ def local_client(workers, *, memory_limit="auto", silence_logs=True):
     import dask
 
     kw = dict(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=":0",
-              memory_limit=memory_limit, env=dict(WORKER_ENV))
+              memory_limit=memory_limit)
     if silence_logs:
         kw["silence_logs"] = logging.ERROR
     # the nannies read the pre-spawn environment when they are made, here
@@ -212,8 +212,7 @@ def oversubscription(client, settings, *, cores=None):
     process may run on).  Oversubscribed BLAS and OpenMP threads wait on each other: the
     built-in study with --workers 2 and two threads per task ran 0.89x the serial run on 2 cores,
     and 1.45x with --task-threads 1 (benchmarks/RESULTS.md, "Clusters")."""
-    cluster = getattr(client, "cluster", None)
-    if cluster is None or type(cluster).__name__ != "LocalCluster":
+    if not isinstance(getattr(client, "cluster", None), require_distributed().LocalCluster):
         return None
     per_task = max(int((settings or {}).get("blas") or 1), int((settings or {}).get("numba") or 1))
     slots = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info().get("workers", {}).values())

@@ -809,12 +809,12 @@ def triangles_oriented(outptr, outend, outidx, mark, out, ahead):
     end.  O(m alpha), no relabelling, no sorting.  The walk is a series of short loops, one per
     oriented edge, each starting at a place the previous one did not know, so the time goes to
     the chain "next v -> its row bounds -> its row" after every loop exit.  The bounds of the next
-    v are therefore loaded, and its row prefetched, before the current row is walked (1e5 edges:
-    1.5 -> 1.25 ms; 1e6: 55 -> 15 ms).  On large graphs (``ahead`` > 0) the row bounds of the
-    out-neighbours of the root ``ahead`` roots on are prefetched too.  The marks are bytes,
-    mark[c] (zeros) for chunk c, n bytes that stay in L1 at 1e5 edges.  Each chunk keeps its own
-    total, 8 entries apart: a count per root, written by alternating threads, shared cache lines
-    and cost 0.4 ms of 1.5 at 1e5 edges (benchmarks/RESULTS.md, "Sparse counts")."""
+    v are therefore loaded, and its row prefetched, before the current row is walked (the kernel
+    alone on the Chung-Lu benchmark graphs: 1.9 -> 1.6 ms at 1e5 edges, 27 -> 22 ms at 1e6).  On
+    large graphs (``ahead`` > 0) the row bounds of the out-neighbours of the root ``ahead`` roots
+    on are prefetched too.  The marks are bytes, mark[c] (zeros) for chunk c, n bytes that stay
+    in L1 at 1e5 edges.  Each chunk keeps one total, 8 entries apart so that no two chunks share
+    a cache line; a count per root ran as fast here (1.6 ms at 1e5 edges) but needs an n-array."""
     nch = mark.shape[0]
     n = outptr.shape[0] - 1
     for c in prange(nch):
